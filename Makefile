@@ -1,0 +1,40 @@
+# Sequence Models with MXNet: two commands, `make book` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv book test test-fast release clean constraints
+
+venv: $(STAMP)
+
+# (Re)create the virtual environment when the pins change.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3" wheel
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+# Build the website into _build/html, executing every chapter (cached in _build/.jupyter_cache).
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# The whole suite: library, grader and exercises, chapters executed, book built.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+# Without the slow tests (notebook execution, book build).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# Student versions of every assignment into exercises/release/.
+release: $(STAMP)
+	$(BIN)/python -m autograder release
+
+constraints: $(STAMP)
+	(echo "# Every package of a working install (pip freeze on Python 3.11.7), so that a"; \
+	 echo "# fresh venv resolves to the same versions. Regenerate with 'make constraints'."; \
+	 $(BIN)/python -m pip freeze --exclude-editable) > constraints.txt
+
+clean:
+	rm -rf _build exercises/release exercises/autograded exercises/submitted exercises/feedback exercises/gradebook.db

@@ -1,0 +1,9 @@
+"""seqmx: the course library of *Sequence Models with MXNet*.
+
+Each function is taught by one chapter of the book, which shows its code, and
+is imported by later chapters and by the exercises. MXNet is imported only by
+the modules that need it.
+
+- :mod:`seqmx.data`:  corpora in ``data/`` (checksums), tokenisation, splits
+- :mod:`seqmx.ngram`: n-gram counting, MLE, Laplace and Kneser-Ney models
+"""

@@ -1,0 +1,98 @@
+"""Corpora shipped in ``data/``: checksum-verified loading, tokenisation, splits.
+
+Nothing here downloads. Every corpus file is listed with its SHA-1 in
+``data/SHA1SUMS``; a missing or altered file raises :class:`CorpusError` with a
+message that names the file and says how to restore it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zipfile
+from pathlib import Path
+
+#: Where the corpora live: ``data/`` beside this package, or ``$SEQMX_DATA``.
+DATA_DIR = Path(os.environ.get("SEQMX_DATA", Path(__file__).resolve().parent.parent / "data"))
+
+
+class CorpusError(RuntimeError):
+    """A corpus file is missing, unlisted or corrupt."""
+
+
+def _expected_sha1(name: str, data_dir: Path) -> str:
+    sums = data_dir / "SHA1SUMS"
+    if not sums.is_file():
+        raise CorpusError(f"{sums}: checksum list is missing; restore it with `git checkout data/SHA1SUMS`")
+    for line in sums.read_text().splitlines():
+        digest, _, fname = line.partition("  ")
+        if fname.strip() == name:
+            return digest.strip()
+    raise CorpusError(f"{sums}: no checksum listed for {name!r}")
+
+
+def corpus_path(name: str, data_dir: Path | None = None) -> Path:
+    """Return the path of corpus file ``name`` after verifying its SHA-1.
+
+    Taught in chapter "Language models and n-grams" (where the data comes from).
+    """
+    data_dir = Path(data_dir or DATA_DIR)
+    path = data_dir / name
+    expected = _expected_sha1(name, data_dir)
+    if not path.is_file():
+        raise CorpusError(f"{path}: corpus file is missing; restore it with `git checkout data/{name}`")
+    sha1 = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha1.update(block)
+    if sha1.hexdigest() != expected:
+        raise CorpusError(
+            f"{path}: corrupt corpus file (SHA-1 {sha1.hexdigest()}, expected {expected}); "
+            f"restore it with `git checkout data/{name}`")
+    return path
+
+
+def read_time_machine(data_dir: Path | None = None) -> str:
+    """The raw text of H. G. Wells' *The Time Machine* (d2l's copy, checksum verified)."""
+    return corpus_path("timemachine.txt", data_dir).read_text(encoding="utf-8")
+
+
+def tokenize_words(text: str) -> list[str]:
+    """Lower-case word tokens, dropping everything but letters (d2l's preprocessing).
+
+    Taught in chapter "Language models and n-grams".
+    """
+    return re.sub("[^A-Za-z]+", " ", text).lower().split()
+
+
+def tokenize_chars(text: str) -> list[str]:
+    """Character tokens after the same preprocessing as :func:`tokenize_words`."""
+    return list(re.sub("[^A-Za-z]+", " ", text).lower())
+
+
+def split_train_valid(tokens: list, valid_fraction: float = 0.1) -> tuple[list, list]:
+    """Split a token sequence into a training head and a held-out tail.
+
+    The tail (the end of the book) is never seen in training, so perplexity on
+    it measures generalisation rather than memory. Taught in chapter
+    "Language models and n-grams".
+    """
+    if not 0 < valid_fraction < 1:
+        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    cut = int(len(tokens) * (1 - valid_fraction))
+    return tokens[:cut], tokens[cut:]
+
+
+def read_ptb(split: str = "train", data_dir: Path | None = None) -> list[list[str]]:
+    """Penn Treebank (Mikolov's language-modelling split) as a list of sentences.
+
+    ``split`` is ``"train"``, ``"valid"`` or ``"test"``. Each sentence is a list
+    of word tokens; the vocabulary is already capped at 10,000 words with
+    ``<unk>`` for the rest, and numbers are replaced by ``N``.
+    """
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+    path = corpus_path("ptb.zip", data_dir)
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read(f"ptb/ptb.{split}.txt").decode("utf-8")
+    return [line.split() for line in text.splitlines() if line.strip()]
