@@ -1,0 +1,7 @@
+"""The instructor's side of the course: release, grade, export and calibrate.
+
+``python -m autograder --help`` lists the commands. nbgrader does the work
+(generate_assignment, autograde, export, feedback); this package adds
+collecting a class's submissions from a folder or an LMS zip, the hidden
+checks and their calibrated expectations, and one-line errors for bad input.
+"""

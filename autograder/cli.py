@@ -1,0 +1,202 @@
+"""``python -m autograder``: release, grade, export and calibrate the course's assignments.
+
+Every command works on the nbgrader course directory ``exercises/`` (or
+``$SEQMX_COURSE``) and uses nbgrader's own apps for the work. Heavy imports
+(nbgrader, MXNet) happen inside the commands, so ``--help`` answers at once.
+Bad input is reported in one line naming it, with exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import course
+from autograder.course import UsageError
+
+
+def _log_tail(proc, lines: int = 3) -> str:
+    text = (proc.stderr or "") + (proc.stdout or "")
+    keep = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln] or text.splitlines()
+    return " | ".join(ln.strip() for ln in keep[-lines:])
+
+
+def _coursedir():
+    """nbgrader's CourseDirectory, configured by ``exercises/nbgrader_config.py``."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.ROOT)).load_config()
+    return CourseDirectory(config=config)
+
+
+def release(names: list[str]) -> int:
+    """Generate the student version of each assignment into ``exercises/release/``."""
+    for name in names or course.assignments():
+        course.require_assignment(name)
+        proc = course.nbgrader("generate_assignment", name, "--force")
+        if proc.returncode:
+            raise UsageError(f"{name}: nbgrader generate_assignment failed: {_log_tail(proc)}")
+        print(f"released {name} -> {course.ROOT / 'release' / name}")
+    return 0
+
+
+def _ensure_in_gradebook(assignment: str) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(_coursedir().db_url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    release([assignment])
+
+
+def grade(assignment: str, submissions: str) -> int:
+    """Autograde every submission of ``assignment`` found in a folder or an LMS zip."""
+    from autograder import submissions as subs_mod
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course.require_assignment(assignment)
+    notebooks = course.notebooks(assignment)
+    if len(notebooks) != 1:
+        raise UsageError(f"{assignment}: expected one notebook in source/, found {len(notebooks)}")
+    found = subs_mod.collect(Path(submissions))
+    _ensure_in_gradebook(assignment)
+    staged = subs_mod.stage(found, course.ROOT, assignment, notebooks[0])
+    failures = {}
+    for student in staged:
+        proc = course.nbgrader("autograde", assignment, f"--student={student}", "--force")
+        if proc.returncode:
+            failures[student] = f"nbgrader autograde failed: {_log_tail(proc)}"
+
+    rows = []
+    with Gradebook(_coursedir().db_url) as gb:
+        for sub in sorted(found, key=lambda s: s.student):
+            if sub.data is None:
+                rows.append((sub.student, "-", "-", f"not graded: {sub.source}: {sub.problem}"))
+                continue
+            if sub.student in failures:
+                rows.append((sub.student, "-", "-", f"not graded: {failures[sub.student]}"))
+                continue
+            try:
+                s = gb.find_submission(assignment, sub.student)
+            except MissingEntry:
+                rows.append((sub.student, "-", "-", "not graded: no result in the gradebook"))
+                continue
+            rows.append((sub.student, f"{s.score:g}", f"{s.max_score:g}", "graded"))
+    width = max(len("student"), *(len(r[0]) for r in rows))
+    print(f"{'student':<{width}}  {'score':>6}  {'max':>4}  status")
+    for student, score, max_score, status in rows:
+        print(f"{student:<{width}}  {score:>6}  {max_score:>4}  {status}")
+    not_graded = sum(r[3] != "graded" for r in rows)
+    print(f"{len(rows) - not_graded} of {len(rows)} submissions graded")
+    return 1 if not_graded else 0
+
+
+def export(to: str) -> int:
+    """Write every grade of the gradebook to a CSV file (written whole, then renamed into place)."""
+    dest = Path(to).resolve()
+    if not dest.parent.is_dir():
+        raise UsageError(f"{dest.parent}: no such folder for the grades file")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        proc = course.nbgrader("export", f"--to={tmp}")
+        if proc.returncode:
+            raise UsageError(f"nbgrader export failed: {_log_tail(proc)}")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    rows = dest.read_text().count("\n") - 1
+    print(f"exported {rows} grade rows to {dest}")
+    return 0
+
+
+PROBE_MARK = "@@AUTOGRADER-PROBES@@"
+
+
+def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> int:
+    """Run each reference solution and record its answers to every hidden check."""
+    import importlib.metadata as md
+    import platform
+    import shutil
+    from datetime import datetime, timezone
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from autograder import checks
+
+    for name in names or course.assignments():
+        course.require_assignment(name)
+        src = course.ROOT / "source" / name
+        (nb_name,) = course.notebooks(name)
+        nb = nbformat.read(src / nb_name, as_version=4)
+        # the reference's own cells, without its tests, then one cell that probes every answer
+        nb.cells = [c for c in nb.cells if not (c.get("metadata", {}).get("nbgrader", {}).get("grade")
+                                               and not c["metadata"]["nbgrader"].get("solution"))]
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "import json as _json\nfrom autograder.checks import probe_all as _probe_all\n"
+            f"print({PROBE_MARK!r} + _json.dumps(_probe_all({name!r}, globals())))"))
+        with tempfile.TemporaryDirectory() as work:
+            shutil.copytree(src, work, dirs_exist_ok=True)
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": work}}).execute()
+        printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("name") == "stdout")
+        values = json.loads(printed.split(PROBE_MARK, 1)[1])
+        module = checks.problem_module(name)
+        specs = checks.checks_of(name)
+        record = {
+            "assignment": name,
+            "calibrated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seeds": getattr(module, "SEEDS", {}),
+            "versions": {"python": platform.python_version(),
+                         **{p: md.version(p) for p in ("numpy", "mxnet", "d2l", "nbgrader")}},
+            "checks": {k: {"value": v, "rtol": specs[k].rtol, "atol": specs[k].atol, "why": specs[k].why}
+                       for k, v in values.items()},
+        }
+        dest = Path(out or checks.EXPECTATIONS) / f"{name}.json"
+        tmp = dest.with_suffix(".json.part")
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, dest)
+        print(f"calibrated {name}: {len(values)} checks -> {dest}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("release", help="generate the student version of assignments (all by default)")
+    r.add_argument("assignments", nargs="*")
+    g = sub.add_parser("grade", help="autograde a folder of <student>/<notebook>.ipynb or an LMS zip")
+    g.add_argument("assignment")
+    g.add_argument("submissions", help="folder of <student>/<notebook>.ipynb, or a .zip exported by an LMS")
+    e = sub.add_parser("export", help="write all grades to a CSV file")
+    e.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
+    c = sub.add_parser("calibrate", help="record the reference solutions' answers to the hidden checks")
+    c.add_argument("assignments", nargs="*")
+    c.add_argument("--out", help="folder to write the expectations to (default: autograder/expectations)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "release":
+            return release(args.assignments)
+        if args.command == "grade":
+            return grade(args.assignment, args.submissions)
+        if args.command == "export":
+            return export(args.to)
+        if args.command == "calibrate":
+            return calibrate(args.assignments, args.out)
+    except UsageError as err:
+        print(f"autograder {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,37 @@
+"""Where things are in the nbgrader course directory ``exercises/``."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(os.environ.get("SEQMX_COURSE", Path(__file__).resolve().parent.parent / "exercises"))
+
+
+class UsageError(Exception):
+    """Bad input from the instructor: printed as one line, exit code 2."""
+
+
+def assignments(root: Path = ROOT) -> list[str]:
+    """Every assignment of the course: the folders of ``source/``."""
+    return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def require_assignment(name: str, root: Path = ROOT) -> str:
+    if name not in assignments(root):
+        raise UsageError(f"unknown assignment {name!r} (known: {', '.join(assignments(root))})")
+    return name
+
+
+def notebooks(assignment: str, root: Path = ROOT) -> list[str]:
+    """The notebook file names of an assignment, e.g. ``["ps01-language-models.ipynb"]``."""
+    return sorted(p.name for p in (root / "source" / assignment).glob("*.ipynb"))
+
+
+def nbgrader(*args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run one of nbgrader's own apps in the course directory, capturing its log."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    # nbgrader starts helpers (alembic, kernels) by name: find the venv's first
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)

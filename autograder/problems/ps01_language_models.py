@@ -1,0 +1,89 @@
+"""Hidden checks of problem set 1, "Language models and n-grams".
+
+Each probe feeds the student's answer fixed and seeded random inputs and
+returns plain values; ``python -m autograder calibrate`` records what the
+reference solution returns. Seeds are fixed here, so the inputs are the same
+for the reference and for every student.
+"""
+from __future__ import annotations
+
+import random
+
+from autograder.checks import Check
+
+SEEDS = {"distinct_ngram_counts": 101, "add_k_bigram": 102, "perplexity": 103, "absolute_discount_bigram": 104}
+
+
+def _random_corpora(seed: int, count: int = 12) -> list[list[str]]:
+    """Token lists of 1..60 tokens over small alphabets, so that n-grams repeat."""
+    rng = random.Random(seed)
+    corpora = []
+    for _ in range(count):
+        alphabet = "abcdefghij"[: rng.randint(1, 10)]
+        corpora.append([rng.choice(alphabet) for _ in range(rng.randint(2, 60))])
+    return corpora
+
+
+def probe_distinct_ngram_counts(fn) -> list:
+    return [list(map(int, fn(tokens, n)))
+            for tokens in _random_corpora(SEEDS["distinct_ngram_counts"]) for n in (1, 2, 4)]
+
+
+def _probe_bigram_model(build, seed: int, params: tuple) -> list:
+    """Every (prev, word) probability of models built on random corpora."""
+    out = []
+    for tokens, p in zip(_random_corpora(seed, 8), params * 8):
+        prob = build(tokens, p)
+        vocab = sorted(set(tokens))
+        out.append([[float(prob(w, prev)) for w in vocab] for prev in vocab])
+    return out
+
+
+def probe_add_k_bigram(build) -> list:
+    return _probe_bigram_model(build, SEEDS["add_k_bigram"], (1.0, 0.5, 0.01, 2.0))
+
+
+def probe_absolute_discount_bigram(build) -> list:
+    return _probe_bigram_model(build, SEEDS["absolute_discount_bigram"], (0.75, 0.1, 0.5, 0.9))
+
+
+def probe_perplexity(fn) -> list:
+    rng = random.Random(SEEDS["perplexity"])
+    out = []
+    for tokens in _random_corpora(SEEDS["perplexity"], 6):
+        table = {}  # a fixed random conditional table, normalised per previous token
+        vocab = sorted(set(tokens))
+        for prev in vocab:
+            weights = [rng.random() + 0.01 for _ in vocab]
+            table[prev] = {w: x / sum(weights) for w, x in zip(vocab, weights)}
+        out.append(float(fn(lambda w, prev, t=table: t[prev][w], tokens)))
+    return out
+
+
+CHECKS = {
+    "distinct_ngram_counts.random": Check(
+        "distinct_ngram_counts", probe_distinct_ngram_counts,
+        hint="count each distinct k-gram once, for every k from 1 to n, on overlapping windows"),
+    "storage_4gram": Check(
+        "storage_4gram", lambda v: int(v),
+        hint="sum the distinct 1-, 2-, 3- and 4-grams of the first 100,000 PTB training words"),
+    "add_k_bigram.random": Check(
+        "add_k_bigram", probe_add_k_bigram, rtol=1e-9,
+        why="the same arithmetic up to summation order: 1e-9 relative",
+        hint="(c(prev, word) + k) / (c(prev) + k * V), with c(prev) the number of bigrams starting with prev"),
+    "perplexity.random": Check(
+        "perplexity", probe_perplexity, rtol=1e-9,
+        why="the same arithmetic up to summation order: 1e-9 relative",
+        hint="average the negative log-probability over the len(tokens) - 1 predictions, then exponentiate"),
+    "best_k": Check(
+        "best_k", lambda v: float(v),
+        hint="pick the k of K_GRID with the lowest validation perplexity"),
+    "valid_ppl": Check(
+        "valid_ppl", lambda v: float(v), rtol=1e-6,
+        why="deterministic, but a sum over 3,200 log-probabilities may be ordered differently: 1e-6 relative",
+        hint="the validation perplexity of the add-k bigram trained on train_tokens, at best_k"),
+    "absolute_discount_bigram.random": Check(
+        "absolute_discount_bigram", probe_absolute_discount_bigram, rtol=1e-9,
+        why="the same arithmetic up to summation order: 1e-9 relative",
+        hint="the discounted mass d * N1+(prev .) / c(prev) goes to the unigram distribution"),
+}

@@ -1,0 +1,164 @@
+"""Collect a class's submissions: a folder of ``<student>/<notebook>.ipynb`` or an LMS zip.
+
+The originals are only read. Each accepted notebook is copied into nbgrader's
+``submitted/<student>/<assignment>/`` under the assignment's notebook name
+(LMSs rename uploads), so that ``nbgrader autograde`` finds it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from autograder.course import UsageError
+
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class Submission:
+    student: str
+    source: str          # where it came from, for messages (a path, or zip:member)
+    data: bytes | None   # the notebook's bytes, None when rejected
+    problem: str = ""    # why it was rejected, one line
+
+
+def _check_notebook(data: bytes, where: str) -> str:
+    """'' when ``data`` looks like an nbformat 4 notebook, else the problem in a few words."""
+    if not data.strip():
+        return "empty file"
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"not a notebook (not JSON: {str(err).splitlines()[0][:80]})"
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return "not a notebook (no list of cells)"
+    if nb.get("nbformat") != 4:
+        return f"unsupported notebook format {nb.get('nbformat')!r} (nbformat 4 expected)"
+    return ""
+
+
+# Canvas names a downloaded submission <student>[_LATE]_<user id>_<submission id>_<original name>
+CANVAS_NAME = re.compile(r"([^_/]+?)(?:_LATE)?_\d+_\d+_.*\.ipynb")
+
+
+def _student_of(parts: tuple[str, ...], name: str) -> str:
+    """The student id: from a Canvas-style file name, else the folder the notebook sits in."""
+    m = CANVAS_NAME.fullmatch(name)
+    if m:
+        return m.group(1)
+    return parts[0] if parts else ""
+
+
+def _from_entries(entries: list[tuple[tuple[str, ...], str, str, callable]]) -> list[Submission]:
+    """entries: (folder parts, file name, where, read) for every *.ipynb found."""
+    # an LMS zip often wraps everything in one top folder: drop it when all share it
+    tops = {parts[0] for parts, *_ in entries if parts}
+    if len(tops) == 1 and all(len(parts) >= 2 for parts, *_ in entries):
+        entries = [(parts[1:], name, where, read) for parts, name, where, read in entries]
+    found: dict[str, Submission] = {}
+    for parts, name, where, read in sorted(entries, key=lambda e: e[2]):
+        if any(p.startswith(".") or p == "__MACOSX" for p in parts) or name.startswith("."):
+            continue
+        student = _student_of(parts, name)
+        if not student:
+            found[where] = Submission(where, where, None, "cannot tell whose notebook this is "
+                                      "(expected <student>/<notebook>.ipynb or an LMS file name)")
+            continue
+        if not STUDENT_ID.fullmatch(student):
+            found[where] = Submission(student, where, None, f"student id {student!r} is not a safe name "
+                                      "(letters, digits, '_', '.', '-'; at most 64)")
+            continue
+        if student in found and found[student].data is not None:
+            found[student] = Submission(student, where, None,
+                                        f"more than one notebook for student {student!r} "
+                                        f"({found[student].source} and {where})")
+            continue
+        data = read()
+        if data is None:
+            found[student] = Submission(student, where, None, f"larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+            continue
+        problem = _check_notebook(data, where)
+        found[student] = Submission(student, where, None if problem else data, problem)
+    return list(found.values())
+
+
+def from_folder(folder: Path) -> list[Submission]:
+    def reader(path: Path):
+        return lambda: path.read_bytes() if path.stat().st_size <= MAX_NOTEBOOK_BYTES else None
+    entries = []
+    for path in folder.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue  # a link could point anywhere: never follow one
+        rel = path.relative_to(folder)
+        if path.suffix != ".ipynb":
+            continue
+        entries.append((rel.parts[:-1], rel.name, str(path), reader(path)))
+    return _from_entries(entries)
+
+
+def from_zip(archive: Path) -> list[Submission]:
+    """Read notebooks straight from the zip: nothing is extracted, so no path can escape."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile:
+        raise UsageError(f"{archive}: not a zip file")
+    entries = []
+    with zf:
+        for info in zf.infolist():
+            path = PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir() or path.suffix != ".ipynb":
+                continue
+            parts = tuple(p for p in path.parts[:-1] if p not in ("", "."))
+            if path.is_absolute() or ".." in parts:
+                entries.append((("..",), path.name, f"{archive}:{info.filename}", lambda: b""))
+                continue
+
+            def read(info=info):
+                if info.file_size > MAX_NOTEBOOK_BYTES:
+                    return None
+                with zf.open(info) as f:
+                    return f.read(MAX_NOTEBOOK_BYTES + 1)
+            entries.append((parts, path.name, f"{archive}:{info.filename}", read))
+        return _from_entries(entries)
+
+
+def collect(path: Path) -> list[Submission]:
+    """Every submission under ``path`` (a folder or a .zip), accepted or with its problem."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    if path.is_dir():
+        subs = from_folder(path)
+    elif zipfile.is_zipfile(path):
+        subs = from_zip(path)
+    else:
+        raise UsageError(f"{path}: neither a folder of <student>/<notebook>.ipynb nor a zip file")
+    if not subs:
+        raise UsageError(f"{path}: no notebooks found (expected <student>/<notebook>.ipynb)")
+    return subs
+
+
+def stage(subs: list[Submission], course: Path, assignment: str, notebook: str) -> list[str]:
+    """Copy accepted submissions into ``course/submitted/<student>/<assignment>/<notebook>``.
+
+    Each file is written to a temporary name and renamed, so an interrupted
+    run never leaves a half-copied notebook. Returns the staged student ids.
+    """
+    staged = []
+    for sub in subs:
+        if sub.data is None:
+            continue
+        dest = course / "submitted" / sub.student / assignment
+        if dest.exists():
+            shutil.rmtree(dest)  # the new submission replaces the old one entirely
+        dest.mkdir(parents=True)
+        with tempfile.NamedTemporaryFile(dir=dest, delete=False, suffix=".part") as tmp:
+            tmp.write(sub.data)
+        Path(tmp.name).replace(dest / notebook)
+        staged.append(sub.student)
+    return staged

@@ -1,0 +1,15 @@
+"""nbgrader configuration of the course: run nbgrader (or `python -m autograder`) from this folder."""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = here
+c.CourseDirectory.course_id = "seqmx"
+# The gradebook: SQLite beside this file by default; any SQLAlchemy URL through $SEQMX_DB_URL.
+c.CourseDirectory.db_url = os.environ.get("SEQMX_DB_URL", "sqlite:///" + os.path.join(here, "gradebook.db"))
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# A notebook may train a small model: 5 minutes per cell at most.
+c.ExecutePreprocessor.timeout = 300
+c.Execute.timeout = 300

@@ -1,0 +1,46 @@
+"""Shared helpers: a private copy of the nbgrader course, and the CLI run as a user runs it."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = REPO / "exercises"
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def make_course(dest: Path) -> Path:
+    """A fresh course directory: the committed sources and config, no gradebook."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(COURSE / "nbgrader_config.py", dest)
+    shutil.copytree(COURSE / "source", dest / "source")
+    return dest
+
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    return make_course(tmp_path / "course")
+
+
+def env_for(course: Path) -> dict:
+    env = dict(os.environ, SEQMX_COURSE=str(course))
+    env.pop("SEQMX_DB_URL", None)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def run_cli(course: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m autograder ARGS`` against ``course``."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd or course,
+                          env=env_for(course), capture_output=True, text=True, timeout=900)
+
+
+def class_folder(root: Path, notebooks: dict[str, Path]) -> Path:
+    """A folder of <student>/<notebook>.ipynb, as an instructor collects them."""
+    for student, nb in notebooks.items():
+        (root / student).mkdir(parents=True)
+        shutil.copy(nb, root / student / nb.name if nb.suffix == ".ipynb" else root / student / "answer.ipynb")
+    return root
