@@ -2,8 +2,9 @@
 
 Each function is taught by one chapter of the book, which shows its code, and
 is imported by later chapters and by the exercises. MXNet is imported only by
-the modules that need it.
+the modules that need it (not by ``data`` or ``ngram``).
 
-- :mod:`seqmx.data`:  corpora in ``data/`` (checksums), tokenisation, splits
+- :mod:`seqmx.data`:  corpora in ``data/`` (checksums), tokenisation, splits, minibatch samplers
 - :mod:`seqmx.ngram`: n-gram counting, MLE, Laplace and Kneser-Ney models
+- :mod:`seqmx.rnn`:   scratch and Gluon RNN language models, clipping, training, prediction
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import zipfile
 from pathlib import Path
@@ -96,3 +97,68 @@ def read_ptb(split: str = "train", data_dir: Path | None = None) -> list[list[st
     with zipfile.ZipFile(path) as zf:
         text = zf.read(f"ptb/ptb.{split}.txt").decode("utf-8")
     return [line.split() for line in text.splitlines() if line.strip()]
+
+
+# --- Minibatches of sequences: taught in chapter "Text data and minibatch sampling" ---
+
+def seq_data_iter_random(corpus: list, batch_size: int, num_steps: int, rng: random.Random):
+    """Random sampling: minibatches of subsequences taken from random places.
+
+    A random offset in ``[0, num_steps)`` first shifts the partition, so that
+    every epoch sees different subsequences; adjacent minibatches are not
+    adjacent in the text, so the hidden state must be reset for each one.
+    Yields ``(X, Y)`` as nested lists of shape (batch_size, num_steps), Y
+    being X shifted by one token.
+    """
+    corpus = corpus[rng.randint(0, num_steps - 1):]
+    num_subseqs = (len(corpus) - 1) // num_steps
+    starts = list(range(0, num_subseqs * num_steps, num_steps))
+    rng.shuffle(starts)
+    for i in range(0, batch_size * (num_subseqs // batch_size), batch_size):
+        batch = starts[i:i + batch_size]
+        yield ([corpus[j:j + num_steps] for j in batch],
+               [corpus[j + 1:j + 1 + num_steps] for j in batch])
+
+
+def seq_data_iter_sequential(corpus: list, batch_size: int, num_steps: int, rng: random.Random | None = None):
+    """Sequential partitioning: row i of each minibatch continues row i of the previous one.
+
+    The corpus (shifted by a random offset when ``rng`` is given) is cut into
+    ``batch_size`` equal streams; minibatch ``k`` takes steps ``k * num_steps``
+    onwards of every stream, so the hidden state can be carried over. On
+    ``range(30)`` with batch 2 and 6 steps this gives the notes' example
+    (rows starting at 0 and 15).
+    """
+    offset = rng.randint(0, num_steps - 1) if rng is not None else 0
+    stream_len = (len(corpus) - offset) // batch_size
+    streams = [corpus[offset + r * stream_len: offset + (r + 1) * stream_len] for r in range(batch_size)]
+    for k in range((stream_len - 1) // num_steps):
+        i = k * num_steps
+        yield [s[i:i + num_steps] for s in streams], [s[i + 1:i + 1 + num_steps] for s in streams]
+
+
+def read_tang_quatrains(data_dir: Path | None = None) -> list[str]:
+    """13,741 Tang quatrains (simplified Chinese), one poem per string, e.g. '白日依山尽，黄河入海流。...'.
+
+    Public domain; a stand-in for the notes' (copyrighted) pop lyrics. Used in
+    chapter "RNN with Gluon" for character-level generation from a prefix.
+    """
+    text = corpus_path("tang_quatrains.txt", data_dir).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line]
+
+
+def read_fra_eng(data_dir: Path | None = None) -> list[tuple[str, str]]:
+    """English-French sentence pairs from Tatoeba (manythings.org), in file order.
+
+    Returns ``[(english, french), ...]``, 167,130 pairs, raw text (not
+    lower-cased or tokenised). Used in chapter "Encoder-decoder".
+    """
+    path = corpus_path("fra-eng.zip", data_dir)
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("fra-eng/fra.txt").decode("utf-8")
+    pairs = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            pairs.append((parts[0], parts[1]))
+    return pairs

@@ -1,0 +1,333 @@
+"""Recurrent language models with MXNet: data, scratch RNN, Gluon wrapper, training, prediction.
+
+The pieces here are taught in chapters "RNN from scratch" (one-hot inputs,
+parameters, the scratch model, gradient clipping, perplexity, training,
+prediction) and "RNN with Gluon" (:class:`RNNModel`). Later chapters (GRU,
+LSTM, deep and bidirectional RNNs) pass their own ``get_params``,
+``init_state`` and ``forward_fn`` to :class:`RNNModelScratch`, or a Gluon
+layer to :class:`RNNModel`, and train with :func:`train`.
+
+Shapes follow d2l: a minibatch ``X`` is (batch_size, num_steps) of token
+indices; the model sees it time-major as one-hot (num_steps, batch_size,
+vocab_size) and returns logits (num_steps * batch_size, vocab_size).
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import d2l.mxnet as d2l
+import mxnet as mx
+from mxnet import autograd, gluon, np, npx
+from mxnet.gluon import nn
+
+from seqmx import data
+
+npx.set_np()
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, NumPy's and MXNet's generators (CPU results are then repeatable)."""
+    random.seed(seed)
+    import numpy as onp
+    onp.random.seed(seed)
+    mx.random.seed(seed)
+
+
+# --- data ---------------------------------------------------------------------------
+
+class SeqDataLoader:
+    """Minibatches of a token-index corpus, re-drawn every epoch from a seeded generator.
+
+    Taught in chapter "Text data and minibatch sampling". ``use_random_iter``
+    chooses :func:`seqmx.data.seq_data_iter_random` over sequential
+    partitioning. Each pass gives different (random offset) but reproducible
+    minibatches.
+    """
+
+    def __init__(self, corpus: list[int], batch_size: int, num_steps: int,
+                 use_random_iter: bool = False, seed: int = 0, shuffle: bool = True):
+        self.corpus, self.batch_size, self.num_steps = corpus, batch_size, num_steps
+        self.use_random_iter = use_random_iter
+        self.rng = random.Random(seed)
+        self.shuffle = shuffle  # False: a fixed partition with no offset (for evaluation)
+        self.sampler = data.seq_data_iter_random if use_random_iter else data.seq_data_iter_sequential
+
+    def __iter__(self):
+        rng = self.rng if self.shuffle else None
+        if self.use_random_iter and rng is None:
+            rng = random.Random(0)
+        for X, Y in self.sampler(self.corpus, self.batch_size, self.num_steps, rng):
+            yield np.array(X), np.array(Y)  # (batch_size, num_steps) each
+
+    def num_tokens(self) -> int:
+        """Tokens predicted in one pass."""
+        return sum(int(Y.size) for _, Y in self)
+
+
+def load_corpus_time_machine(token: str = "char") -> tuple[list[str], list[str]]:
+    """Train and validation tokens of The Time Machine (the last 10% held out)."""
+    text = data.read_time_machine()
+    tokens = data.tokenize_chars(text) if token == "char" else data.tokenize_words(text)
+    return data.split_train_valid(tokens, 0.1)
+
+
+def load_data_time_machine(batch_size: int, num_steps: int, use_random_iter: bool = False,
+                           token: str = "char", seed: int = 0):
+    """``(train_iter, valid_iter, vocab)`` for The Time Machine, vocabulary from training text only.
+
+    The validation iterator uses sequential partitioning without offset, so
+    that every validation token is predicted exactly once per pass, with the
+    state carried over as in generation.
+    """
+    train_tokens, valid_tokens = load_corpus_time_machine(token)
+    vocab = d2l.Vocab(train_tokens)
+    train_iter = SeqDataLoader(vocab[train_tokens], batch_size, num_steps, use_random_iter, seed)
+    valid_iter = SeqDataLoader(vocab[valid_tokens], batch_size, num_steps, False, shuffle=False)
+    return train_iter, valid_iter, vocab
+
+
+# --- the scratch RNN (chapter "RNN from scratch") --------------------------------------
+
+def get_rnn_params(vocab_size: int, num_hiddens: int, device=None) -> list:
+    """W_xh, W_hh, b_h, W_hq, b_q with gradients attached, weights ~ N(0, 0.01^2)."""
+    device = device or mx.cpu()
+    num_inputs = num_outputs = vocab_size
+
+    def normal(shape):
+        return np.random.normal(scale=0.01, size=shape, ctx=device)
+
+    W_xh = normal((num_inputs, num_hiddens))   # input -> hidden
+    W_hh = normal((num_hiddens, num_hiddens))  # hidden -> hidden: the recurrence
+    b_h = np.zeros(num_hiddens, ctx=device)     # hidden bias
+    W_hq = normal((num_hiddens, num_outputs))  # hidden -> output logits
+    b_q = np.zeros(num_outputs, ctx=device)     # output bias
+    params = [W_xh, W_hh, b_h, W_hq, b_q]
+    for param in params:
+        param.attach_grad()
+    return params
+
+
+def init_rnn_state(batch_size: int, num_hiddens: int, device=None) -> tuple:
+    """The initial hidden state: a tuple holding H of zeros (batch_size, num_hiddens)."""
+    return (np.zeros((batch_size, num_hiddens), ctx=device or mx.cpu()),)
+
+
+def rnn(inputs, state: tuple, params: list, activation: Callable = np.tanh):
+    """H_t = activation(X_t W_xh + H_{t-1} W_hh + b_h); O_t = H_t W_hq + b_q, for every step.
+
+    ``inputs``: (num_steps, batch_size, vocab_size). Returns the outputs
+    (num_steps * batch_size, vocab_size) and the new state ``(H,)``.
+    """
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    (H,) = state
+    outputs = []
+    for X in inputs:  # X: (batch_size, vocab_size)
+        H = activation(np.dot(X, W_xh) + np.dot(H, W_hh) + b_h)  # (batch_size, num_hiddens)
+        outputs.append(np.dot(H, W_hq) + b_q)                      # (batch_size, vocab_size)
+    return np.concatenate(outputs, axis=0), (H,)
+
+
+class RNNModelScratch:
+    """A recurrent language model from parameter arrays and a step function.
+
+    ``get_params(vocab_size, num_hiddens, device)`` makes the parameters,
+    ``init_state(batch_size, num_hiddens, device)`` the initial state and
+    ``forward_fn(inputs, state, params)`` runs all time steps.
+    """
+
+    def __init__(self, vocab_size: int, num_hiddens: int, device=None,
+                 get_params: Callable = get_rnn_params, init_state: Callable = init_rnn_state,
+                 forward_fn: Callable = rnn):
+        self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
+        self.device = device or mx.cpu()
+        self.params = get_params(vocab_size, num_hiddens, self.device)
+        self.init_state, self.forward_fn = init_state, forward_fn
+
+    def __call__(self, X, state):
+        X = npx.one_hot(X.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)
+        return self.forward_fn(X, state, self.params)
+
+    def begin_state(self, batch_size: int, ctx=None):
+        return self.init_state(batch_size, self.num_hiddens, ctx or self.device)
+
+    def parameters(self) -> list:
+        return self.params
+
+
+# --- the Gluon model (chapter "RNN with Gluon") -----------------------------------------
+
+class RNNModel(nn.HybridBlock):
+    """A Gluon recurrent layer (``rnn.RNN``, ``rnn.GRU``, ``rnn.LSTM``) plus a dense output layer."""
+
+    def __init__(self, rnn_layer, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rnn = rnn_layer
+        self.vocab_size = vocab_size
+        self.dense = nn.Dense(vocab_size, flatten=False)
+
+    def hybrid_forward(self, F, inputs, state):
+        X = F.npx.one_hot(inputs.T, self.vocab_size)          # (num_steps, batch_size, vocab_size)
+        Y, state = self.rnn(X, state)                          # Y: (num_steps, batch_size, num_hiddens*dirs)
+        output = self.dense(Y).reshape(-1, self.vocab_size)   # (num_steps * batch_size, vocab_size)
+        return output, state
+
+    def begin_state(self, batch_size: int, ctx=None):
+        return self.rnn.begin_state(batch_size=batch_size, ctx=ctx or mx.cpu())
+
+    def parameters(self) -> list:
+        return [p.data() for p in self.collect_params().values()]
+
+
+# --- training (chapter "RNN from scratch") -------------------------------------------------
+
+def grad_clipping(net, theta: float) -> float:
+    """Scale all gradients so that their joint L2 norm is at most ``theta``; return the norm before.
+
+    g <- min(theta / ||g||, 1) g, over every parameter's gradient at once.
+    """
+    if isinstance(net, gluon.Block):
+        params = [p.data() for p in net.collect_params().values() if p.grad_req != "null"]
+    else:
+        params = net.params
+    norm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in params))
+    if theta is not None and norm > theta:
+        for param in params:
+            param.grad[:] *= theta / norm
+    return norm
+
+
+def sgd(params: list, lr: float, batch_size: int = 1) -> None:
+    """Minibatch stochastic gradient descent on parameter arrays, in place."""
+    for param in params:
+        param[:] = param - lr * param.grad / batch_size
+
+
+def _detach(state):
+    return [s.detach() for s in state] if isinstance(state, (list, tuple)) else state.detach()
+
+
+def evaluate_perplexity(net, data_iter: SeqDataLoader) -> float:
+    """exp(mean cross-entropy) over every token of ``data_iter``, state carried across minibatches."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    total, count, state = 0.0, 0, None
+    for X, Y in data_iter:
+        if state is None:
+            state = net.begin_state(batch_size=X.shape[0])
+        y_hat, state = net(X, state)
+        total += float(loss(y_hat, Y.T.reshape(-1)).sum())
+        count += Y.size
+    return math.exp(total / count)
+
+
+def train_epoch(net, train_iter: SeqDataLoader, lr: float, clip_theta: float | None = 1.0,
+                trainer: gluon.Trainer | None = None, detach: bool = True) -> dict:
+    """One pass over ``train_iter``: returns training perplexity, tokens/s and gradient norms.
+
+    With sequential partitioning the state is carried from one minibatch to
+    the next and, when ``detach`` is true, cut from the previous minibatch's
+    graph (truncated BPTT); with random sampling it is reset every minibatch.
+    """
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    state, total, count, norms = None, 0.0, 0, []
+    start = time.perf_counter()
+    for X, Y in train_iter:
+        if state is None or train_iter.use_random_iter:
+            state = net.begin_state(batch_size=X.shape[0])
+        elif detach:
+            state = _detach(state)
+        y = Y.T.reshape(-1)  # time-major, to match the outputs
+        with autograd.record():
+            y_hat, state = net(X, state)
+            l = loss(y_hat, y).mean()
+        l.backward()
+        norms.append(grad_clipping(net, clip_theta))
+        if trainer is not None:
+            trainer.step(1)
+        else:
+            sgd(net.params, lr)
+        total += float(l) * y.size
+        count += y.size
+    seconds = time.perf_counter() - start
+    ppl = math.exp(total / count) if total / count < 700 else math.inf
+    return {"train_ppl": ppl, "tokens_per_sec": count / seconds, "grad_norms": norms, "seconds": seconds}
+
+
+@dataclass
+class History:
+    """Per-epoch training and validation perplexity, and throughput."""
+    train_ppl: list = field(default_factory=list)
+    valid_ppl: list = field(default_factory=list)
+    tokens_per_sec: list = field(default_factory=list)
+    grad_norms: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"train perplexity {self.train_ppl[-1]:.2f}, validation perplexity {self.valid_ppl[-1]:.2f}, "
+                f"{sum(self.tokens_per_sec) / len(self.tokens_per_sec):,.0f} tokens/s, {self.seconds:.1f} s")
+
+
+def train(net, train_iter: SeqDataLoader, valid_iter: SeqDataLoader | None, lr: float, num_epochs: int,
+          clip_theta: float | None = 1.0, detach: bool = True, verbose_every: int = 0,
+          vocab=None, prefixes: tuple = ()) -> History:
+    """Train a language model, recording training and validation perplexity each epoch.
+
+    Gluon models are updated by a ``gluon.Trainer`` (SGD), scratch models by
+    :func:`sgd`. A model whose loss overflows stops early with perplexity inf.
+    """
+    trainer = None
+    if isinstance(net, gluon.Block):
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    history = History()
+    start = time.perf_counter()
+    for epoch in range(num_epochs):
+        stats = train_epoch(net, train_iter, lr, clip_theta, trainer, detach)
+        history.train_ppl.append(stats["train_ppl"])
+        history.tokens_per_sec.append(stats["tokens_per_sec"])
+        history.grad_norms.extend(stats["grad_norms"])
+        finite = math.isfinite(stats["train_ppl"])
+        history.valid_ppl.append(evaluate_perplexity(net, valid_iter) if valid_iter is not None and finite
+                                 else math.inf)
+        if verbose_every and (epoch + 1) % verbose_every == 0:
+            print(f"epoch {epoch + 1}: train ppl {stats['train_ppl']:.2f}, valid ppl {history.valid_ppl[-1]:.2f}")
+            for prefix in prefixes:
+                print("   ", predict(prefix, 40, net, vocab))
+        if not finite:
+            break
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def predict(prefix: str | list, num_preds: int, net, vocab, sample: bool = False,
+            rng: random.Random | None = None) -> str:
+    """Continue ``prefix`` by ``num_preds`` tokens: greedy (argmax) or sampled from the softmax.
+
+    A string prefix is read character by character; a list is read as tokens.
+    """
+    tokens = list(prefix)
+    state = net.begin_state(batch_size=1)
+    outputs = [vocab[tokens[0]]]
+
+    def last():
+        return np.array([outputs[-1]]).reshape(1, 1)
+
+    for y in tokens[1:]:  # warm-up: feed the prefix, keep the state
+        _, state = net(last(), state)
+        outputs.append(vocab[y])
+    for _ in range(num_preds):
+        y, state = net(last(), state)
+        if sample:
+            probs = npx.softmax(y).asnumpy().reshape(-1)
+            outputs.append((rng or random).choices(range(len(probs)), weights=probs)[0])
+        else:
+            outputs.append(int(y.argmax(axis=1).reshape(1)))
+    sep = "" if isinstance(prefix, str) else " "
+    return sep.join(vocab.to_tokens(i) for i in outputs)
+
+
+def num_params(net) -> int:
+    """Number of trainable scalars of a scratch or Gluon model."""
+    return sum(int(p.size) for p in net.parameters())
