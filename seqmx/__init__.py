@@ -7,4 +7,5 @@ the modules that need it (not by ``data`` or ``ngram``).
 - :mod:`seqmx.data`:  corpora in ``data/`` (checksums), tokenisation, splits, minibatch samplers
 - :mod:`seqmx.ngram`: n-gram counting, MLE, Laplace and Kneser-Ney models
 - :mod:`seqmx.rnn`:   scratch and Gluon RNN language models, clipping, training, prediction
+- :mod:`seqmx.bptt`:  gradient checks, BPTT by hand, gradient norms over time steps
 """
