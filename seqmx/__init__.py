@@ -8,4 +8,5 @@ the modules that need it (not by ``data`` or ``ngram``).
 - :mod:`seqmx.ngram`: n-gram counting, MLE, Laplace and Kneser-Ney models
 - :mod:`seqmx.rnn`:   scratch and Gluon RNN language models, clipping, training, prediction
 - :mod:`seqmx.bptt`:  gradient checks, BPTT by hand, gradient norms over time steps
+- :mod:`seqmx.worked`: the notes' worked-example numbers (001 §6.3, 000, 004) and helpers
 """

@@ -137,6 +137,54 @@ def seq_data_iter_sequential(corpus: list, batch_size: int, num_steps: int, rng:
         yield [s[i:i + num_steps] for s in streams], [s[i + 1:i + 1 + num_steps] for s in streams]
 
 
+def pad_batch(sentences: list[list], pad_id) -> tuple[list[list], list[list[int]]]:
+    """Pad sentences to the longest one; return ``(padded, mask)``, both (batch, max_len).
+
+    ``mask[i][t]`` is 1 where ``padded[i][t]`` is a real token and 0 where it
+    is padding, so that a loss or a perplexity can ignore the padded
+    positions. Taught in chapter "Text data and minibatch sampling".
+    """
+    max_len = max(len(s) for s in sentences)
+    padded = [list(s) + [pad_id] * (max_len - len(s)) for s in sentences]
+    mask = [[1] * len(s) + [0] * (max_len - len(s)) for s in sentences]
+    return padded, mask
+
+
+def sentence_batches(sentences: list[list], batch_size: int, pad_id, rng: random.Random | None = None,
+                     sort_by_length: bool = False):
+    """Minibatches of whole sentences, each padded to its longest sentence, with masks.
+
+    Every sentence is used exactly once; the last minibatch holds the
+    ``len(sentences) % batch_size`` sentences left over, if any. With
+    ``sort_by_length`` false, sentences are batched in a random order (file
+    order if ``rng`` is None). With ``sort_by_length`` true (*bucketing*),
+    sentences of similar length are batched together, which cuts padding; ties
+    are broken and the order of the minibatches shuffled by ``rng``, so that
+    training does not see short sentences first. Yields ``(padded, mask)``
+    from :func:`pad_batch`, nested lists of shape (batch, max_len). Taught in
+    chapter "Text data and minibatch sampling".
+    """
+    order = list(range(len(sentences)))
+    if rng is not None:
+        rng.shuffle(order)
+    if sort_by_length:
+        order.sort(key=lambda i: len(sentences[i]))  # stable: equal lengths keep the shuffled order
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if sort_by_length and rng is not None:
+        rng.shuffle(batches)
+    for batch in batches:
+        yield pad_batch([sentences[i] for i in batch], pad_id)
+
+
+def padding_fraction(batches) -> float:
+    """The fraction of positions in ``(padded, mask)`` minibatches that are padding (wasted work)."""
+    real = total = 0
+    for _, mask in batches:
+        real += sum(map(sum, mask))
+        total += sum(map(len, mask))
+    return 1 - real / total
+
+
 def read_tang_quatrains(data_dir: Path | None = None) -> list[str]:
     """13,741 Tang quatrains (simplified Chinese), one poem per string, e.g. '白日依山尽，黄河入海流。...'.
 
