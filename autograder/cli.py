@@ -121,6 +121,15 @@ def export(to: str) -> int:
 PROBE_MARK = "@@AUTOGRADER-PROBES@@"
 
 
+def _record(value, spec) -> dict:
+    """A calibrated value with its tolerance, and for a single number the band it allows."""
+    rec = {"value": value, "rtol": spec.rtol, "atol": spec.atol, "why": spec.why}
+    if isinstance(value, float) and (spec.rtol or spec.atol):
+        half = spec.atol + spec.rtol * abs(value)
+        rec["band"] = [value - half, value + half]
+    return rec
+
+
 def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> int:
     """Run each reference solution and record its answers to every hidden check."""
     import importlib.metadata as md
@@ -158,8 +167,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> i
             "seeds": getattr(module, "SEEDS", {}),
             "versions": {"python": platform.python_version(),
                          **{p: md.version(p) for p in ("numpy", "mxnet", "d2l", "nbgrader")}},
-            "checks": {k: {"value": v, "rtol": specs[k].rtol, "atol": specs[k].atol, "why": specs[k].why}
-                       for k, v in values.items()},
+            "checks": {k: _record(v, specs[k]) for k, v in values.items()},
         }
         dest = Path(out or checks.EXPECTATIONS) / f"{name}.json"
         tmp = dest.with_suffix(".json.part")

@@ -79,3 +79,22 @@ def test_stock_nbgrader_grades_reference_full_and_release_zero(tmp_path):
     with open(tmp_path / "grades.csv") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     assert scores == {"alice": 10.0, "bob": 0.0}
+
+
+@pytest.mark.slow
+def test_a_library_warning_would_cost_points_without_quiet_warnings(tmp_path):
+    """The control for fixture correct-with-warning (10/10): the same notebook graded
+    in a course whose setup cell does not call quiet_warnings() loses both add-k
+    tests, visible (1) and hidden (2): each cell's stderr carries numpy's
+    DeprecationWarning (IPython shows it again in every cell)."""
+    course = make_course(tmp_path / "course")
+    source = course / "source" / PS / NB
+    nb = nbformat.read(source, as_version=4)
+    (setup,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+    assert "\nquiet_warnings()" in setup.source
+    setup.source = setup.source.replace("\nquiet_warnings()", "\n# quiet_warnings()")
+    nbformat.write(nb, source)
+    folder = class_folder(tmp_path / "class", {"gina": FIXTURES / PS / "correct-with-warning.ipynb"})
+    proc = run_cli(course, "grade", PS, str(folder))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any(ln.split()[:2] == ["gina", "7"] for ln in proc.stdout.splitlines()), proc.stdout

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from conftest import COURSE, FIXTURES, class_folder, env_for, make_course, run_cli
-from fixtures.make_fixtures import FIXTURES as FIXTURE_SPECS
+from fixtures.make_fixtures import specs
 
 ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
 
@@ -22,8 +22,8 @@ def test_every_assignment_has_fixtures_with_predictions():
     assert ASSIGNMENTS, "no assignments in exercises/source"
     for ps in ASSIGNMENTS:
         committed = {p.stem for p in (FIXTURES / ps).glob("*.ipynb")}
-        assert len(FIXTURE_SPECS.get(ps, {})) >= 2, f"{ps}: fewer than two fixtures"
-        assert committed == set(FIXTURE_SPECS[ps]), f"{ps}: committed fixtures differ from make_fixtures.py"
+        assert len(specs(ps)) >= 2, f"{ps}: fewer than two fixtures in tests/fixtures/{ps}/fixtures.json"
+        assert committed == set(specs(ps)), f"{ps}: committed fixture notebooks differ from fixtures.json"
 
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
@@ -55,7 +55,7 @@ def test_every_fixture_scores_exactly_its_predicted_marks(graded_class):
     assert graded_class["grade"].returncode == 0, graded_class["grade"].stdout + graded_class["grade"].stderr
     full = graded_class["max_score"]
     expected = {"reference": full, "blank": 0.0}
-    expected.update({name: float(spec["score"]) for name, spec in FIXTURE_SPECS[ps].items()})
+    expected.update({name: float(spec["score"]) for name, spec in specs(ps).items()})
     assert graded_class["scores"] == expected
 
 
@@ -66,7 +66,7 @@ def test_grading_never_modifies_a_submission(graded_class):
 
 @pytest.mark.slow
 def test_grade_prints_a_score_table_and_export_one_row_per_student(graded_class):
-    n = len(FIXTURE_SPECS[graded_class["ps"]]) + 2
+    n = len(specs(graded_class["ps"])) + 2
     assert f"{n} of {n} submissions graded" in graded_class["grade"].stdout
     assert graded_class["export"].returncode == 0 and len(graded_class["scores"]) == n
 
