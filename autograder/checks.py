@@ -83,7 +83,7 @@ def verdict(assignment: str, name: str, values: Any, expected: dict) -> str | No
 
 
 def run_probe(assignment: str, name: str, answer: Any) -> Any:
-    """The plain values a check compares, or a one-line reason why probing failed."""
+    """The plain values a check compares (run through JSON, so nothing else gets through)."""
     spec = checks_of(assignment)[name]
     values = spec.probe(answer)
     # round-trip through JSON: only plain values take part in the comparison
@@ -95,7 +95,8 @@ def check(assignment: str, name: str, answer: Any) -> None:
     try:
         values = run_probe(assignment, name, answer)
     except Exception as err:  # the student's code raised: say so, briefly
-        raise AssertionError(f"{name}: your answer raised {type(err).__name__}: {err}") from None
+        last = str(err).strip().splitlines()[-1] if str(err).strip() else ""  # one line, even for MXNet's long errors
+        raise AssertionError(f"{name}: your answer raised {type(err).__name__}: {last}") from None
     reason = verdict(assignment, name, values, load_expectations(assignment))
     if reason:
         raise AssertionError(reason)
