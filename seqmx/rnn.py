@@ -90,6 +90,29 @@ def load_data_time_machine(batch_size: int, num_steps: int, use_random_iter: boo
     return train_iter, valid_iter, vocab
 
 
+def load_data_tang(batch_size: int, num_steps: int, num_train_poems: int | None = None, min_freq: int = 1,
+                   use_random_iter: bool = False, seed: int = 0, sep: str = "\n"):
+    """``(train_iter, valid_iter, vocab)`` for the Tang quatrains, one character a token.
+
+    Taught in chapter "RNN with Gluon". The poems are joined into one stream,
+    each followed by ``sep`` (a newline token: the model learns where a poem
+    ends, and generation can start a new one). The last 10% of the poems are
+    held out for validation; ``num_train_poems`` keeps only the first poems
+    of the training part (to save time). The vocabulary is built from the
+    training poems; characters seen fewer than ``min_freq`` times there, and
+    unseen validation characters, become ``<unk>``.
+    """
+    poems = data.read_tang_quatrains()
+    train_poems, valid_poems = data.split_train_valid(poems, 0.1)
+    train_poems = train_poems[:num_train_poems]
+    train_tokens = [ch for poem in train_poems for ch in list(poem) + [sep]]
+    valid_tokens = [ch for poem in valid_poems for ch in list(poem) + [sep]]
+    vocab = d2l.Vocab(train_tokens, min_freq=min_freq)
+    train_iter = SeqDataLoader(vocab[train_tokens], batch_size, num_steps, use_random_iter, seed)
+    valid_iter = SeqDataLoader(vocab[valid_tokens], batch_size, num_steps, False, shuffle=False)
+    return train_iter, valid_iter, vocab
+
+
 # --- the scratch RNN (chapter "RNN from scratch") --------------------------------------
 
 def get_rnn_params(vocab_size: int, num_hiddens: int, device=None) -> list:
@@ -161,16 +184,31 @@ class RNNModelScratch:
 # --- the Gluon model (chapter "RNN with Gluon") -----------------------------------------
 
 class RNNModel(nn.HybridBlock):
-    """A Gluon recurrent layer (``rnn.RNN``, ``rnn.GRU``, ``rnn.LSTM``) plus a dense output layer."""
+    """A Gluon recurrent layer (``rnn.RNN``, ``rnn.GRU``, ``rnn.LSTM``) plus a dense output layer.
 
-    def __init__(self, rnn_layer, vocab_size: int, **kwargs):
+    Inputs are one-hot vectors, as in the scratch model; with ``embed_size``
+    they are rows of a learned ``nn.Embedding(vocab_size, embed_size)``
+    instead, which is the same linear map (one-hot times a matrix) without
+    the (num_steps * batch_size, vocab_size) one-hot product, and pays off
+    for large vocabularies (chapter "RNN with Gluon", Tang poems).
+
+    Beware: ``rnn.RNN(num_hiddens)`` is a *ReLU* RNN (Gluon's default
+    activation); ``rnn.RNN(num_hiddens, activation="tanh")`` is the layer of
+    the scratch model :func:`rnn`.
+    """
+
+    def __init__(self, rnn_layer, vocab_size: int, *, embed_size: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.rnn = rnn_layer
         self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, embed_size) if embed_size else None
         self.dense = nn.Dense(vocab_size, flatten=False)
 
     def hybrid_forward(self, F, inputs, state):
-        X = F.npx.one_hot(inputs.T, self.vocab_size)          # (num_steps, batch_size, vocab_size)
+        if self.embedding is None:
+            X = F.npx.one_hot(inputs.T, self.vocab_size)      # (num_steps, batch_size, vocab_size)
+        else:
+            X = self.embedding(inputs.T)                       # (num_steps, batch_size, embed_size)
         Y, state = self.rnn(X, state)                          # Y: (num_steps, batch_size, num_hiddens*dirs)
         output = self.dense(Y).reshape(-1, self.vocab_size)   # (num_steps * batch_size, vocab_size)
         return output, state
@@ -210,6 +248,30 @@ def _detach(state):
     return [s.detach() for s in state] if isinstance(state, (list, tuple)) else state.detach()
 
 
+class ConstantModel:
+    """A language model that ignores its input and always predicts softmax(``logits``).
+
+    Taught in chapter "RNN from scratch" as a yardstick: with ``logits`` all
+    equal it is the uniform model, whose perplexity is exactly ``len(logits)``
+    (the vocabulary size); with the log unigram frequencies it is the unigram
+    model. Same interface as the other models (``begin_state``, ``__call__``).
+    """
+
+    def __init__(self, logits):
+        self.logits = np.array(logits, dtype="float32")  # (vocab_size,)
+        self.params: list = []
+
+    def __call__(self, X, state):
+        num_rows = X.shape[0] * X.shape[1]  # one prediction per token of X (batch_size, num_steps)
+        return np.broadcast_to(self.logits, (num_rows, self.logits.shape[0])), state
+
+    def begin_state(self, batch_size: int, ctx=None):
+        return ()
+
+    def parameters(self) -> list:
+        return []
+
+
 def evaluate_perplexity(net, data_iter: SeqDataLoader) -> float:
     """exp(mean cross-entropy) over every token of ``data_iter``, state carried across minibatches."""
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -230,6 +292,10 @@ def train_epoch(net, train_iter: SeqDataLoader, lr: float, clip_theta: float | N
     With sequential partitioning the state is carried from one minibatch to
     the next and, when ``detach`` is true, cut from the previous minibatch's
     graph (truncated BPTT); with random sampling it is reset every minibatch.
+    In MXNet ``detach=False`` gives the same result: ``backward()`` frees the
+    recorded graph, so the carried state has no history left to
+    differentiate (measured in chapter "RNN from scratch"). ``train_loss`` is
+    the mean cross-entropy per token, in nats.
     """
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     state, total, count, norms = None, 0.0, 0, []
@@ -252,8 +318,9 @@ def train_epoch(net, train_iter: SeqDataLoader, lr: float, clip_theta: float | N
         total += float(l) * y.size
         count += y.size
     seconds = time.perf_counter() - start
-    ppl = math.exp(total / count) if total / count < 700 else math.inf
-    return {"train_ppl": ppl, "tokens_per_sec": count / seconds, "grad_norms": norms, "seconds": seconds}
+    ppl = math.exp(total / count) if total / count < 700 else math.inf  # exp(>709) overflows a float
+    return {"train_ppl": ppl, "tokens_per_sec": count / seconds, "grad_norms": norms, "seconds": seconds,
+            "train_loss": total / count}
 
 
 @dataclass
@@ -272,15 +339,19 @@ class History:
 
 def train(net, train_iter: SeqDataLoader, valid_iter: SeqDataLoader | None, lr: float, num_epochs: int,
           clip_theta: float | None = 1.0, detach: bool = True, verbose_every: int = 0,
-          vocab=None, prefixes: tuple = ()) -> History:
+          vocab=None, prefixes: tuple = (), optimizer: str = "sgd") -> History:
     """Train a language model, recording training and validation perplexity each epoch.
 
-    Gluon models are updated by a ``gluon.Trainer`` (SGD), scratch models by
-    :func:`sgd`. A model whose loss overflows stops early with perplexity inf.
+    Gluon models are updated by a ``gluon.Trainer`` (``optimizer``, SGD by
+    default; "adam" helps large-vocabulary models such as the Tang poems of
+    chapter "RNN with Gluon"), scratch models by :func:`sgd`. A model whose
+    loss overflows stops early with perplexity inf.
     """
     trainer = None
     if isinstance(net, gluon.Block):
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+        trainer = gluon.Trainer(net.collect_params(), optimizer, {"learning_rate": lr})
+    elif optimizer != "sgd":
+        raise ValueError(f"scratch models are trained with sgd(), not {optimizer!r}")
     history = History()
     start = time.perf_counter()
     for epoch in range(num_epochs):
