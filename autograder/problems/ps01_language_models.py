@@ -11,6 +11,9 @@ import random
 
 from autograder.checks import Check
 
+# why 1e-9: a correct answer does the same arithmetic, perhaps summing in another order
+SAME_ARITHMETIC = "the same arithmetic up to summation order: 1e-9 relative"
+
 SEEDS = {"distinct_ngram_counts": 101, "add_k_bigram": 102, "perplexity": 103, "absolute_discount_bigram": 104}
 
 
@@ -69,11 +72,11 @@ CHECKS = {
         hint="sum the distinct 1-, 2-, 3- and 4-grams of the first 100,000 PTB training words"),
     "add_k_bigram.random": Check(
         "add_k_bigram", probe_add_k_bigram, rtol=1e-9,
-        why="the same arithmetic up to summation order: 1e-9 relative",
+        why=SAME_ARITHMETIC,
         hint="(c(prev, word) + k) / (c(prev) + k * V), with c(prev) the number of bigrams starting with prev"),
     "perplexity.random": Check(
         "perplexity", probe_perplexity, rtol=1e-9,
-        why="the same arithmetic up to summation order: 1e-9 relative",
+        why=SAME_ARITHMETIC,
         hint="average the negative log-probability over the len(tokens) - 1 predictions, then exponentiate"),
     "best_k": Check(
         "best_k", lambda v: float(v),
@@ -84,6 +87,6 @@ CHECKS = {
         hint="the validation perplexity of the add-k bigram trained on train_tokens, at best_k"),
     "absolute_discount_bigram.random": Check(
         "absolute_discount_bigram", probe_absolute_discount_bigram, rtol=1e-9,
-        why="the same arithmetic up to summation order: 1e-9 relative",
+        why=SAME_ARITHMETIC,
         hint="the discounted mass d * N1+(prev .) / c(prev) goes to the unigram distribution"),
 }
