@@ -1,0 +1,259 @@
+"""The course website as students use it: a local Sphinx extension of the book.
+
+* Releases every problem set of ``exercises/source/`` at build time with the
+  course's own CLI (``python -m autograder release``, in a scratch copy of the
+  course so that no gradebook or release folder is left in ``exercises/``) and
+  offers the student notebooks for download: the role ``{problem-set}`ps07-gru```
+  links a chapter to its release notebook, or says "not yet available" while
+  ``exercises/source/ps07-gru/`` does not exist; ``{problem-set-archive}`text```
+  links one zip of all of them. A page is read again as soon as a problem set
+  it names appears or disappears, so new problem sets show up without edits.
+* Serves MathJax from the site itself: MathJax 2.7 as shipped by the PyPI
+  package ``jupyter-server-mathjax`` is copied to ``_static/mathjax`` (the
+  book's ``mathjax_path`` points there), so math typesets with no network.
+* Offers every executed chapter for download as a notebook (``.ipynb``), with
+  or without a launch button configured, and leaves out sphinx-thebe's scripts
+  (which name a CDN) when no live-code button is configured.
+
+Only release notebooks (nbgrader's student versions: no solution, no hidden
+test) reach the site; ``tests/test_site.py`` scans the built site to prove it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+from sphinx.util.fileutil import copy_asset
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE = "seqmx-exercises.zip"
+RELEASE_FOLDER = "exercises"  # beside the html output folder: _build/exercises/<ps>/<ps>.ipynb
+ANY = "*"  # key under which a page records that it links the archive
+
+
+# --- releasing the problem sets -------------------------------------------------------------
+
+
+def _course(app: Sphinx) -> Path:
+    return Path(app.srcdir) / "exercises"
+
+
+def _release_root(app: Sphinx) -> Path:
+    return Path(app.outdir).parent / RELEASE_FOLDER
+
+
+def _source_files(course: Path, names: list[str]) -> list[Path]:
+    files = [course / "nbgrader_config.py"]
+    for name in names:
+        files += sorted(p for p in (course / "source" / name).rglob("*")
+                        if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts)
+    return files
+
+
+def _fingerprint(course: Path, names: list[str]) -> str:
+    """What the release depends on: the sources, the nbgrader configuration and nbgrader's version."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"nbgrader {version('nbgrader')}\n".encode())
+    for f in _source_files(course, names):
+        digest.update(f.relative_to(course).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _write_archive(root: Path, names: list[str]) -> None:
+    """One zip of every release folder, with fixed dates so that an unchanged release gives the same bytes."""
+    tmp = root / (ARCHIVE + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in names:
+            for f in sorted(p for p in (root / name).rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(f"seqmx-exercises/{f.relative_to(root).as_posix()}", (2026, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, f.read_bytes())
+    os.replace(tmp, root / ARCHIVE)
+
+
+def _run_release(course: Path, names: list[str], dest: Path) -> None:
+    """``python -m autograder release NAMES`` in a scratch copy of the course; the release folders into ``dest``."""
+    with tempfile.TemporaryDirectory(prefix="seqmx-release-") as tmp:
+        work = Path(tmp)
+        shutil.copy(course / "nbgrader_config.py", work)
+        for name in names:
+            shutil.copytree(course / "source" / name, work / "source" / name,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        env = dict(os.environ, SEQMX_COURSE=str(work))
+        env.pop("SEQMX_DB_URL", None)  # the scratch gradebook beside the scratch course, never a real one
+        proc = subprocess.run([sys.executable, "-m", "autograder", "release", *names], cwd=work, env=env,
+                              capture_output=True, text=True)
+        if proc.returncode:
+            raise ExtensionError(f"releasing the problem sets failed: {(proc.stderr or proc.stdout).strip()}")
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        for name in names:
+            shutil.copytree(work / "release" / name, dest / name)
+
+
+def release_problem_sets(app: Sphinx) -> None:
+    """Release every problem set of ``exercises/source/`` (again only when a source changed)."""
+    from autograder.course import assignments, notebooks
+
+    course = _course(app)
+    names = assignments(course) if (course / "source").is_dir() else []
+    dest = _release_root(app)
+    stamp = dest / ".fingerprint"
+    fingerprint = _fingerprint(course, names)
+    if names and not (stamp.is_file() and stamp.read_text() == fingerprint and (dest / ARCHIVE).is_file()):
+        logger.info(f"releasing {len(names)} problem sets: {', '.join(names)}")
+        _run_release(course, names, dest)
+        _write_archive(dest, names)
+        stamp.write_text(fingerprint)
+    released = {}
+    for name in names:
+        files = [dest / name / nb for nb in notebooks(name, course)]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise ExtensionError(f"{name}: release notebook missing: {', '.join(missing)}")
+        released[name] = files
+    app.seqmx_released = released  # type: ignore[attr-defined]
+    app.seqmx_archive = dest / ARCHIVE if names else None  # type: ignore[attr-defined]
+
+
+# --- roles that link them ----------------------------------------------------------------------
+
+
+def _download(app: Sphinx, rawtext: str, file: Path, label: str, docname: str) -> addnodes.download_reference:
+    # a srcdir-absolute target ("/..."), so Sphinx copies the file into _downloads/ like :download:
+    target = "/" + os.path.relpath(file, app.srcdir).replace(os.sep, "/")
+    return addnodes.download_reference(rawtext, "", nodes.literal(label, label), reftarget=target,
+                                       refdoc=docname, refexplicit=True, refwarn=False,
+                                       classes=["problem-set-download"])
+
+
+def _note(env, ps: str, available: bool) -> None:
+    env.seqmx_problem_sets.setdefault(env.docname, {})[ps] = available
+
+
+def problem_set_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{problem-set}`ps07-gru```: its release notebook to download, or "not yet available"."""
+    env = inliner.document.settings.env
+    ps = text.strip()
+    released = env.app.seqmx_released
+    _note(env, ps, ps in released)
+    if ps not in released:
+        return [nodes.inline(rawtext, "", nodes.literal(ps, ps), nodes.Text(" (not yet available)"),
+                             classes=["problem-set", "problem-set-pending"])], []
+    links = []
+    for i, nb in enumerate(released[ps]):
+        if i:
+            links.append(nodes.Text(", "))
+        links.append(_download(env.app, rawtext, nb, nb.name, env.docname))
+    return [nodes.inline(rawtext, "", nodes.literal(ps, ps), nodes.Text(" (download "), *links, nodes.Text(")"),
+                         classes=["problem-set"])], []
+
+
+def problem_set_archive_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{problem-set-archive}`all problem sets```: one zip of every release notebook."""
+    env = inliner.document.settings.env
+    archive = env.app.seqmx_archive
+    _note(env, ANY, archive is not None)
+    if archive is None:
+        return [nodes.inline(rawtext, f"{text} (not yet available)", classes=["problem-set-pending"])], []
+    ref = _download(env.app, rawtext, archive, ARCHIVE, env.docname)
+    return [nodes.inline(rawtext, "", nodes.Text(f"{text} ("), ref, nodes.Text(")"))], []
+
+
+def init_env(app: Sphinx, env, docnames) -> None:
+    if not hasattr(env, "seqmx_problem_sets"):
+        env.seqmx_problem_sets = {}
+
+
+def pages_whose_problem_sets_changed(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """Read again every page that names a problem set which appeared or disappeared since it was read."""
+    now = set(app.seqmx_released)
+    stale = []
+    for doc, seen in getattr(env, "seqmx_problem_sets", {}).items():
+        if any((bool(now) if ps == ANY else ps in now) != was for ps, was in seen.items()):
+            stale.append(doc)
+    return stale
+
+
+def purge_doc(app: Sphinx, env, docname: str) -> None:
+    getattr(env, "seqmx_problem_sets", {}).pop(docname, None)
+
+
+def merge_info(app: Sphinx, env, docnames, other) -> None:
+    env.seqmx_problem_sets.update({d: other.seqmx_problem_sets[d] for d in docnames
+                                   if d in getattr(other, "seqmx_problem_sets", {})})
+
+
+# --- MathJax from the site, chapters as notebooks -------------------------------------------------
+
+
+def check_mathjax_is_local(app: Sphinx, config) -> None:
+    if "://" in config.mathjax_path or config.mathjax_path.startswith("//"):
+        raise ExtensionError(f"mathjax_path {config.mathjax_path!r} is not on the site: the book must read offline")
+
+
+def copy_mathjax(app: Sphinx, exception) -> None:
+    """MathJax (with its fonts) from the jupyter-server-mathjax package into ``_static/mathjax``."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import jupyter_server_mathjax
+
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    copy_asset(str(static), str(Path(app.outdir) / "_static" / "mathjax"))
+
+
+def drop_unused_thebe(app: Sphinx, env, docnames) -> None:
+    """Without a live-code (thebe) button, sphinx-thebe's scripts only name a CDN: leave them out."""
+    if app.config.html_theme_options.get("launch_buttons", {}).get("thebe"):
+        return
+
+    def is_thebe(filename, body) -> bool:
+        return filename == "sphinx-thebe.js" or "THEBE_JS_URL" in (body or "")
+
+    app.registry.js_files = [(f, a) for f, a in app.registry.js_files if not is_thebe(f, a.get("body"))]
+    if hasattr(app.builder, "_js_files"):
+        app.builder._js_files = [js for js in app.builder._js_files
+                                 if not is_thebe(js.filename, js.attributes.get("body"))]
+
+
+def offer_notebook_download(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """The executed chapter as ``_sources/<page>.ipynb`` for the theme's download button."""
+    if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
+        return
+    executed = Path(app.env.mystnb_config.output_folder) / f"{pagename}.ipynb"
+    if not executed.is_file():
+        return
+    dest = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(executed, dest)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_role("problem-set", problem_set_role)
+    app.add_role("problem-set-archive", problem_set_archive_role)
+    app.connect("config-inited", check_mathjax_is_local)
+    app.connect("builder-inited", release_problem_sets)
+    app.connect("env-before-read-docs", init_env)
+    app.connect("env-before-read-docs", drop_unused_thebe, priority=900)  # after sphinx-thebe adds them
+    app.connect("env-get-outdated", pages_whose_problem_sets_changed)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_info)
+    # before sphinx-book-theme builds its header buttons (priority 501)
+    app.connect("html-page-context", offer_notebook_download, priority=500)
+    app.connect("build-finished", copy_mathjax)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
