@@ -152,27 +152,35 @@ def gru_params_from_gluon(net) -> list:
     return params
 
 
-def force_gates(params: list, reset: int | None = None, update: int | None = None,
-                reset_after: bool = False, bias: float = 100.0) -> list:
+def force_gates(params: list, reset=None, update=None, reset_after: bool = False, bias: float = 100.0) -> list:
     """A copy of GRU parameters whose reset and/or update gate is saturated at 0 or 1.
 
     Taught in chapter "Gated recurrent units (GRU)" (the ideal-gate exercise).
-    ``reset``/``update`` is 0, 1 or None (leave the gate as it is). The gate's
-    weights are zeroed and its bias set to -bias or +bias, so the gate equals
-    sigmoid(-+bias) whatever X and H are; in float32 sigmoid(100) is exactly 1
-    and sigmoid(-100) exactly 0. This is what training would have to learn to
-    give the gates these values, with finite but large biases.
+    ``reset``/``update`` is 0, 1 or None (leave the gate as it is), or a list
+    with one such value per hidden unit, since a gate acts unit by unit. A
+    forced unit's weights are zeroed and its bias set to -bias or +bias, so
+    the gate equals sigmoid(-+bias) whatever X and H are; in float32
+    sigmoid(100) is exactly 1 and sigmoid(-100) exactly 0. This is what
+    training would have to learn to give the gates these values, with finite
+    but large biases.
     """
     params = [param.copy() for param in params]
     _gate_params(params, reset_after)  # checks the variant
+    num_hiddens = params[2].shape[0]
     for value, (iw, ib) in ((update, (0, 2)), (reset, (3, 5))):  # W_x*, W_h*, b_* start at iw
-        if value is None:
+        value = value.tolist() if hasattr(value, "tolist") else value  # NumPy or MXNet arrays of 0/1
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * num_hiddens
+        if len(values) != num_hiddens or any(v is not None and v not in (0, 1) for v in values):
+            raise ValueError(f"a gate is forced to 0, 1 or None, for all {num_hiddens} units at once or "
+                             f"one value per unit, not {value!r}")
+        if all(v is None for v in values):
             continue
-        if value not in (0, 1):
-            raise ValueError(f"a gate can be forced to 0 or 1, not {value}")
-        params[iw][:] = 0       # W_x*: no dependence on the input
-        params[iw + 1][:] = 0   # W_h*: no dependence on the state
-        params[ib][:] = bias if value == 1 else -bias
+        keep = np.array([v is None for v in values], dtype=params[ib].dtype)  # 1: the learned gate stays
+        target = np.array([0 if v is None else (bias if v == 1 else -bias) for v in values],
+                          dtype=params[ib].dtype)
+        params[iw] = params[iw] * keep          # W_x*: no dependence on the input for forced units
+        params[iw + 1] = params[iw + 1] * keep  # W_h*: no dependence on the state
+        params[ib] = params[ib] * keep + target
     return params
 
 
@@ -188,8 +196,8 @@ def gru_with_gate_schedule(inputs, H, params: list, schedule: list, reset_after:
         raise ValueError(f"{len(inputs)} steps but a schedule of {len(schedule)}")
     states = []
     for X, (reset, update) in zip(inputs, schedule):  # X: (batch_size, num_inputs)
-        step_params = force_gates(params, reset, update, reset_after) if (reset, update) != (None, None) \
-            else params
+        forced = reset is not None or update is not None
+        step_params = force_gates(params, reset, update, reset_after) if forced else params
         H, _ = gru_step(X, H, step_params, reset_after)  # (batch_size, num_hiddens)
         states.append(H)
     return states

@@ -186,3 +186,43 @@ def test_the_notes_answer_keeps_the_initial_state_and_ignores_every_input():
     H0 = np.random.normal(size=(BATCH, HIDDEN))
     H_t = ideal_gate_run(X, H0, params, t_prime, reset_after=False, notes_answer=True)
     assert onp.array_equal(H_t.asnumpy(), H0.asnumpy())  # Z = 1 at every step: H_t = H_0
+
+
+def test_gates_forced_unit_by_unit_keep_the_other_units_learned():
+    srnn.set_seed(5)
+    params = [p * 50 for p in get_gru_params(VOCAB, HIDDEN)]
+    params[2] = np.random.normal(size=HIDDEN)  # non-zero biases, so that "kept" is tested
+    params[5] = np.random.normal(size=HIDDEN)
+    X = np.random.normal(size=(BATCH, VOCAB))
+    H = np.random.normal(size=(BATCH, HIDDEN))
+    update = [0, 1, None, None, 1, 0, None, 1]
+    reset = onp.array([1, 0, 1, 0, 1, 0, 1, 0])  # an array works as well as a list
+    _, (R, Z, _) = gru_step(X, H, force_gates(params, reset=reset, update=update))
+    _, (R_free, Z_free, _) = gru_step(X, H, params)
+    for j, value in enumerate(update):
+        expected = Z_free[:, j] if value is None else np.full(BATCH, float(value))
+        assert onp.array_equal(Z[:, j].asnumpy(), expected.asnumpy()), j  # exactly 0 or 1 in float32
+    assert onp.array_equal(R.asnumpy(), onp.tile(reset, (BATCH, 1)).astype("float32"))
+    # a scalar forces every unit, as a list of that value does
+    same = gru_step(X, H, force_gates(params, update=[1] * HIDDEN))[0]
+    assert onp.array_equal(same.asnumpy(), gru_step(X, H, force_gates(params, update=1))[0].asnumpy())
+    with pytest.raises(ValueError):
+        force_gates(params, update=[0, 1])  # one value per unit, or one for all
+    with pytest.raises(ValueError):
+        force_gates(params, reset=0.5)
+
+
+def test_per_unit_schedule_carries_two_inputs_in_two_groups_of_units():
+    # the chapter's exercise: group A (first half) keeps X_t1, group B keeps X_t2; R = 0 on all units at
+    # both steps, as the reset-before form needs (a unit's reset gate scales what it sends to every unit)
+    srnn.set_seed(6)
+    T, t1, t2, half = 6, 1, 3, HIDDEN // 2
+    params = [p * 50 for p in get_gru_params(VOCAB, HIDDEN)]
+    write = lambda group: [0 if (j < half) == (group == "A") else 1 for j in range(HIDDEN)]  # noqa: E731
+    schedule = [(None, None), (0, write("A")), (None, 1), (0, write("B")), (None, 1), (None, 1)]
+    X = np.random.normal(size=(T, BATCH, VOCAB))
+    H_T = gru_with_gate_schedule(X, np.random.normal(size=(BATCH, HIDDEN)), params, schedule)[-1]
+    W_xh, b_h = params[6], params[8]
+    expected = np.concatenate([np.tanh(np.dot(X[t1], W_xh) + b_h)[:, :half],
+                               np.tanh(np.dot(X[t2], W_xh) + b_h)[:, half:]], axis=1)
+    onp.testing.assert_allclose(H_T.asnumpy(), expected.asnumpy(), rtol=1e-6)
