@@ -96,7 +96,9 @@ def check(assignment: str, name: str, answer: Any) -> None:
         values = run_probe(assignment, name, answer)
     except Exception as err:  # the student's code raised: say so, briefly
         last = str(err).strip().splitlines()[-1] if str(err).strip() else ""  # one line, even for MXNet's long errors
-        raise AssertionError(f"{name}: your answer raised {type(err).__name__}: {last}") from None
+        hint = checks_of(assignment)[name].hint
+        last = last if len(last) <= 160 else last[:157] + "..."  # the hint must survive truncation
+        raise AssertionError(f"{name}: your answer raised {type(err).__name__}: {last}. Hint: {hint}") from None
     reason = verdict(assignment, name, values, load_expectations(assignment))
     if reason:
         raise AssertionError(reason)

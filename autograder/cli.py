@@ -118,6 +118,21 @@ def export(to: str) -> int:
     return 0
 
 
+def feedback(assignment: str) -> int:
+    """Write each graded student's feedback (HTML) with nbgrader, hidden tests redacted.
+
+    ``exercises/nbgrader_config.py`` adds :class:`autograder.feedback.RedactHiddenTests` to
+    nbgrader's feedback preprocessors, so stock ``nbgrader generate_feedback`` redacts too.
+    """
+    course.require_assignment(assignment)
+    proc = course.nbgrader("generate_feedback", assignment, "--force")
+    if proc.returncode:
+        raise UsageError(f"{assignment}: nbgrader generate_feedback failed: {_log_tail(proc)}")
+    written = sorted((course.ROOT / "feedback").glob(f"*/{assignment}/*.html"))
+    print(f"feedback for {len(written)} submission(s) of {assignment} -> {course.ROOT / 'feedback'}")
+    return 0
+
+
 PROBE_MARK = "@@AUTOGRADER-PROBES@@"
 
 
@@ -187,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("submissions", help="folder of <student>/<notebook>.ipynb, or a .zip exported by an LMS")
     e = sub.add_parser("export", help="write all grades to a CSV file")
     e.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
+    f = sub.add_parser("feedback", help="write every graded student's feedback (hidden tests redacted)")
+    f.add_argument("assignment")
     c = sub.add_parser("calibrate", help="record the reference solutions' answers to the hidden checks")
     c.add_argument("assignments", nargs="*")
     c.add_argument("--out", help="folder to write the expectations to (default: autograder/expectations)")
@@ -195,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # nbgrader starts helpers (alembic, jupyter kernels) by name, also in-process: find the
+    # environment's own first, even when it was not activated (`.venv/bin/python -m autograder`)
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     try:
         if args.command == "release":
             return release(args.assignments)
@@ -202,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             return grade(args.assignment, args.submissions)
         if args.command == "export":
             return export(args.to)
+        if args.command == "feedback":
+            return feedback(args.assignment)
         if args.command == "calibrate":
             return calibrate(args.assignments, args.out)
     except UsageError as err:

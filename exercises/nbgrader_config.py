@@ -13,3 +13,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A notebook may train a small model: 5 minutes per cell at most.
 c.ExecutePreprocessor.timeout = 300
 c.Execute.timeout = 300
+# Feedback shows which check failed and a hint, never a hidden test's code or expected values.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.RedactHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -41,12 +41,13 @@ def graded_class(request, tmp_path_factory):
     before = {p: p.read_bytes() for p in folder.rglob("*.ipynb")}
     grade = run_cli(course, "grade", ps, str(folder))
     export = run_cli(course, "export", "--to", str(tmp / "grades.csv"))
+    feedback = run_cli(course, "feedback", ps)
     with open(tmp / "grades.csv") as f:
         rows = list(csv.DictReader(f))
     scores = {row["student_id"]: float(row["score"]) for row in rows}
     max_score = float(rows[0]["max_score"]) if rows else None
     return dict(ps=ps, course=course, released=released, folder=folder, before=before,
-                grade=grade, export=export, scores=scores, max_score=max_score)
+                grade=grade, export=export, feedback=feedback, scores=scores, max_score=max_score)
 
 
 @pytest.mark.slow
@@ -118,3 +119,52 @@ def test_calibrated_expectations_match_the_reference_solution(ps, tmp_path):
     assert fresh["checks"].keys() == committed["checks"].keys() == checks.checks_of(ps).keys()
     for name, rec in fresh["checks"].items():
         assert checks.verdict(ps, name, rec["value"], committed) is None, name
+
+
+def _numbers(value):
+    """Every float leaf of a calibrated value."""
+    if isinstance(value, list):
+        for v in value:
+            yield from _numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, float):
+        yield value
+
+
+@pytest.mark.slow
+def test_feedback_names_each_failed_check_with_a_hint_and_leaks_no_hidden_test(graded_class):
+    """Stock nbgrader feedback shows hidden tests; ours shows their docstring and one line."""
+    from autograder import checks
+
+    ps, course = graded_class["ps"], graded_class["course"]
+    assert graded_class["feedback"].returncode == 0, graded_class["feedback"].stderr
+    calibrated = {repr(x) for rec in checks.load_expectations(ps)["checks"].values()
+                  for x in _numbers(rec["value"]) if len(repr(x)) >= 10}  # long floats only: no chance collisions
+    names = ["blank"] + [n for n, spec in specs(ps).items() if float(spec["score"]) < graded_class["max_score"]]
+    for student in names:
+        (html,) = (course / "feedback" / student / ps).glob("*.html")
+        text = html.read_text()
+        for secret in ("BEGIN HIDDEN TESTS", "autograder.checks", "check(&quot;", 'check("'):
+            assert secret not in text, f"{student}: feedback shows hidden test code ({secret})"
+        leaked = [x for x in calibrated if x in text]
+        assert not leaked, f"{student}: feedback shows calibrated values {leaked[:3]}"
+        assert "Points lost" in text, student
+    # every hidden test that lost points is named in the feedback, with a hint
+    from nbgrader.api import Gradebook
+    import re
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in names[1:]:
+            text = next((course / "feedback" / student / ps).glob("*.html")).read_text()
+            nb = nbformat.read(next((course / "autograded" / student / ps).glob("*.ipynb")), as_version=4)
+            for cell in nb.cells:
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if cell.cell_type != "code" or "BEGIN HIDDEN TESTS" not in cell.source:
+                    continue
+                grade = gb.find_grade(gid, next((course / "autograded" / student / ps).glob("*.ipynb")).stem,
+                                      ps, student)
+                if grade.score < grade.max_score:
+                    names_checked = re.findall(r'check\("[^"]+", "([^"]+)"', cell.source)
+                    assert any(n in text for n in names_checked) and "Hint:" in text, (
+                        f"{student}: {gid} lost points, the feedback does not say which check and why")

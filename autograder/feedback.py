@@ -1,0 +1,88 @@
+"""Feedback that teaches without leaking: nbgrader's feedback, with hidden tests redacted.
+
+Stock ``nbgrader generate_feedback`` renders the autograded notebook, and in
+it every hidden test's source and its full traceback (nbgrader issues 917,
+1156, 1363). :class:`RedactHiddenTests` runs after nbgrader's ``GetGrades``
+(see ``exercises/nbgrader_config.py``, so stock nbgrader uses it too) and
+
+- replaces a hidden test cell's source by its one-line docstring, which says
+  what is checked, and a note that the code is not shown;
+- replaces its error output by one line: the check that failed and its hint
+  (``autograder.checks.check`` never puts expected values in that line);
+- puts a summary at the top: every test cell that lost points, with that line.
+
+Visible tests are shown whole: the student has their source already.
+"""
+from __future__ import annotations
+
+import re
+
+from nbconvert.preprocessors import Preprocessor
+from nbformat.v4 import new_markdown_cell, new_output
+from traitlets import Bool
+
+HIDDEN = "BEGIN HIDDEN TESTS"
+DOCSTRING = re.compile(r'^\s*("""|\'\'\')(.*?)\1', re.S)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MAX_REASON = 600  # characters: one line (a check's message and hint fit), whatever the student's code raised
+
+
+def docstring(source: str) -> str:
+    """A cell's leading docstring, on one line ('' if it has none)."""
+    m = DOCSTRING.match(source)
+    return " ".join(m.group(2).split()) if m else ""
+
+
+def one_line_reason(outputs: list) -> str:
+    """The failure of a test cell in one line: ``ExceptionName: message`` (truncated)."""
+    for out in outputs:
+        if out.get("output_type") == "error":
+            text = f"{out.get('ename', 'Error')}: {ANSI.sub('', str(out.get('evalue', '')))}"
+            text = " ".join(text.split())
+            return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
+    return ""
+
+
+def redact(cell) -> None:
+    """Hide a hidden test cell's code and traceback; keep its docstring and a one-line reason."""
+    summary = docstring(cell.source) or "Hidden test"
+    cell.source = f'"""{summary}"""\n# The code of this hidden test is not shown.'
+    reason = one_line_reason(cell.get("outputs", []))
+    cell.outputs = [new_output("stream", name="stdout", text=f"Failed: {reason}\n")] if reason else []
+    cell.execution_count = None
+
+
+def lost_points(nb) -> list[tuple[str, float, float, str]]:
+    """(grade_id, score, points, reason) of every graded test cell that scored below its points."""
+    rows = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or meta.get("solution") or "points" not in meta:
+            continue
+        score = meta.get("score")
+        if score is not None and score < meta["points"]:
+            reason = (one_line_reason(cell.get("outputs", []))
+                      or "".join(o.get("text", "") for o in cell.get("outputs", [])).strip())
+            rows.append((meta["grade_id"], score, meta["points"], reason or "no output (see the cell)"))
+    return rows
+
+
+class RedactHiddenTests(Preprocessor):
+    """nbgrader feedback preprocessor: no hidden test source, no expected values, one line per lost point."""
+
+    enabled = Bool(True, help="on whenever it is listed (nbconvert preprocessors default to off)").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            if cell.cell_type == "code" and HIDDEN in cell.source:
+                redact(cell)
+        summary_rows = lost_points(nb)
+        if summary_rows:
+            lines = ["## Points lost", "", "| test | score | why (and a hint) |", "| --- | ---: | --- |"]
+            for gid, score, points, reason in summary_rows:
+                reason = reason.replace("|", "\\|").replace("Failed: ", "")
+                lines.append(f"| `{gid}` | {score:g} / {points:g} | {reason} |")
+        else:
+            lines = ["## Points lost", "", "None: every test passed."]
+        nb.cells.insert(0, new_markdown_cell("\n".join(lines)))
+        return nb, resources
