@@ -10,7 +10,10 @@
   it names appears or disappears, so new problem sets show up without edits.
 * Serves MathJax from the site itself: MathJax 2.7 as shipped by the PyPI
   package ``jupyter-server-mathjax`` is copied to ``_static/mathjax`` (the
-  book's ``mathjax_path`` points there), so math typesets with no network.
+  book's ``mathjax_path`` points there), so math typesets with no network;
+  ``static/course-mathjax2.css`` keeps the theme's rules for Sphinx's math
+  boxes off MathJax 2's own.
+* Numbers the parts of the table of contents ("Part I: Language models").
 * Offers every executed chapter for download as a notebook (``.ipynb``), with
   or without a launch button configured, and leaves out sphinx-thebe's scripts
   (which name a CDN) when no live-code button is configured.
@@ -110,7 +113,8 @@ def release_problem_sets(app: Sphinx) -> None:
     from autograder.course import assignments, notebooks
 
     course = _course(app)
-    names = assignments(course) if (course / "source").is_dir() else []
+    # a problem set whose folder has no notebook yet is being written: not yet available
+    names = [n for n in assignments(course) if notebooks(n, course)] if (course / "source").is_dir() else []
     dest = _release_root(app)
     stamp = dest / ".fingerprint"
     fingerprint = _fingerprint(course, names)
@@ -201,9 +205,12 @@ def merge_info(app: Sphinx, env, docnames, other) -> None:
 # --- MathJax from the site, chapters as notebooks -------------------------------------------------
 
 
-def check_mathjax_is_local(app: Sphinx, config) -> None:
+def check_config(app: Sphinx, config) -> None:
     if "://" in config.mathjax_path or config.mathjax_path.startswith("//"):
         raise ExtensionError(f"mathjax_path {config.mathjax_path!r} is not on the site: the book must read offline")
+    # Without it the theme's script logs "Got invalid theme mode" as an error on a reader's first visit.
+    config.html_context.setdefault("default_mode", "auto")
+    config.html_static_path.append(str(Path(__file__).parent / "static"))  # course-mathjax2.css
 
 
 def copy_mathjax(app: Sphinx, exception) -> None:
@@ -214,6 +221,24 @@ def copy_mathjax(app: Sphinx, exception) -> None:
 
     static = Path(jupyter_server_mathjax.__file__).parent / "static"
     copy_asset(str(static), str(Path(app.outdir) / "_static" / "mathjax"))
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
+
+
+def number_parts(app: Sphinx, doctree) -> None:
+    """Caption each numbered part of the table of contents "Part I: ...", in the order of _toc.yml."""
+    if app.env.docname != app.config.root_doc:
+        return
+    numbered = [t for t in doctree.findall(addnodes.toctree) if t.get("numbered") and t.get("caption")]
+    for i, toctree in enumerate(numbered, start=1):
+        if not toctree["caption"].startswith("Part "):
+            toctree["caption"] = f"Part {_roman(i)}: {toctree['caption']}"
 
 
 def drop_unused_thebe(app: Sphinx, env, docnames) -> None:
@@ -246,11 +271,13 @@ def offer_notebook_download(app: Sphinx, pagename, templatename, context, doctre
 def setup(app: Sphinx) -> dict:
     app.add_role("problem-set", problem_set_role)
     app.add_role("problem-set-archive", problem_set_archive_role)
-    app.connect("config-inited", check_mathjax_is_local)
+    app.connect("config-inited", check_config)
     app.connect("builder-inited", release_problem_sets)
+    app.add_css_file("course-mathjax2.css")  # MathJax 2's inline formulas on the text's baseline
     app.connect("env-before-read-docs", init_env)
     app.connect("env-before-read-docs", drop_unused_thebe, priority=900)  # after sphinx-thebe adds them
     app.connect("env-get-outdated", pages_whose_problem_sets_changed)
+    app.connect("doctree-read", number_parts)
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
     # before sphinx-book-theme builds its header buttons (priority 501)
