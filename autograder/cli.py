@@ -62,12 +62,22 @@ def grade(assignment: str, submissions: str) -> int:
     from nbgrader.api import Gradebook, MissingEntry
 
     course.require_assignment(assignment)
+    from autograder.sandbox import SandboxMissing, bwrap_path
+    try:
+        bwrap_path()
+    except SandboxMissing as err:
+        raise UsageError(str(err))
     notebooks = course.notebooks(assignment)
     if len(notebooks) != 1:
         raise UsageError(f"{assignment}: expected one notebook in source/, found {len(notebooks)}")
     found = subs_mod.collect(Path(submissions))
     _ensure_in_gradebook(assignment)
-    staged = subs_mod.stage(found, course.ROOT, assignment, notebooks[0])
+    released = course.ROOT / "release" / assignment / notebooks[0]
+    if not released.is_file():
+        release([assignment])
+    import nbformat
+    staged = subs_mod.stage(found, course.ROOT, assignment, notebooks[0],
+                            nbformat.read(released, as_version=4))
     failures = {}
     for student in staged:
         proc = course.nbgrader("autograde", assignment, f"--student={student}", "--force")
@@ -88,12 +98,13 @@ def grade(assignment: str, submissions: str) -> int:
             except MissingEntry:
                 rows.append((sub.student, "-", "-", "not graded: no result in the gradebook"))
                 continue
-            rows.append((sub.student, f"{s.score:g}", f"{s.max_score:g}", "graded"))
+            status = f"graded as blank: {staged[sub.student]}" if staged.get(sub.student) else "graded"
+            rows.append((sub.student, f"{s.score:g}", f"{s.max_score:g}", status))
     width = max(len("student"), *(len(r[0]) for r in rows))
     print(f"{'student':<{width}}  {'score':>6}  {'max':>4}  status")
     for student, score, max_score, status in rows:
         print(f"{student:<{width}}  {score:>6}  {max_score:>4}  {status}")
-    not_graded = sum(r[3] != "graded" for r in rows)
+    not_graded = sum(r[3] != "graded" for r in rows)  # unreadable ones count: the instructor must look
     print(f"{len(rows) - not_graded} of {len(rows)} submissions graded")
     return 1 if not_graded else 0
 

@@ -6,13 +6,14 @@ The originals are only read. Each accepted notebook is copied into nbgrader's
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+import nbformat
 
 from autograder.course import UsageError
 
@@ -24,23 +25,8 @@ MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 class Submission:
     student: str
     source: str          # where it came from, for messages (a path, or zip:member)
-    data: bytes | None   # the notebook's bytes, None when rejected
-    problem: str = ""    # why it was rejected, one line
-
-
-def _check_notebook(data: bytes, where: str) -> str:
-    """'' when ``data`` looks like an nbformat 4 notebook, else the problem in a few words."""
-    if not data.strip():
-        return "empty file"
-    try:
-        nb = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return f"not a notebook (not JSON: {str(err).splitlines()[0][:80]})"
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return "not a notebook (no list of cells)"
-    if nb.get("nbformat") != 4:
-        return f"unsupported notebook format {nb.get('nbformat')!r} (nbformat 4 expected)"
-    return ""
+    data: bytes | None   # the notebook's bytes, None when it cannot be staged (unsafe id, duplicate)
+    problem: str = ""    # why, one line (also: a file too large, graded as the blank notebook)
 
 
 # Canvas names a downloaded submission <student>[_LATE]_<user id>_<submission id>_<original name>
@@ -80,11 +66,10 @@ def _from_entries(entries: list[tuple[tuple[str, ...], str, str, callable]]) -> 
                                         f"({found[student].source} and {where})")
             continue
         data = read()
-        if data is None:
-            found[student] = Submission(student, where, None, f"larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+        if data is None:  # too large to read: graded as the blank notebook, with the reason
+            found[student] = Submission(student, where, b"", f"larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
             continue
-        problem = _check_notebook(data, where)
-        found[student] = Submission(student, where, None if problem else data, problem)
+        found[student] = Submission(student, where, data)
     return list(found.values())
 
 
@@ -143,22 +128,34 @@ def collect(path: Path) -> list[Submission]:
     return subs
 
 
-def stage(subs: list[Submission], course: Path, assignment: str, notebook: str) -> list[str]:
-    """Copy accepted submissions into ``course/submitted/<student>/<assignment>/<notebook>``.
+def stage(subs: list[Submission], course: Path, assignment: str, notebook: str, release) -> dict[str, str]:
+    """Write each stageable submission, rebuilt on the release, to ``course/submitted/<student>/...``.
 
-    Each file is written to a temporary name and renamed, so an interrupted
-    run never leaves a half-copied notebook. Returns the staged student ids.
+    The student's file is only read: what is staged is :func:`autograder.assemble.assemble`'s
+    notebook (or the blank release with a note, when the file cannot be read as a notebook).
+    Each file is written to a temporary name and renamed, so an interrupted run never leaves
+    a half-written notebook. Returns {student: problem} ('' when the notebook was used).
     """
-    staged = []
+    from autograder.assemble import BadSubmission, assemble, blank, read_student
+
+    staged = {}
     for sub in subs:
         if sub.data is None:
             continue
+        problem = sub.problem
+        try:
+            if problem:
+                raise BadSubmission(problem)
+            nb = assemble(read_student(sub.data), release)
+        except BadSubmission as err:
+            problem = str(err)
+            nb = blank(release, problem)
         dest = course / "submitted" / sub.student / assignment
         if dest.exists():
             shutil.rmtree(dest)  # the new submission replaces the old one entirely
         dest.mkdir(parents=True)
-        with tempfile.NamedTemporaryFile(dir=dest, delete=False, suffix=".part") as tmp:
-            tmp.write(sub.data)
+        with tempfile.NamedTemporaryFile("w", dir=dest, delete=False, suffix=".part", encoding="utf-8") as tmp:
+            nbformat.write(nb, tmp)
         Path(tmp.name).replace(dest / notebook)
-        staged.append(sub.student)
+        staged[sub.student] = problem
     return staged

@@ -19,3 +19,18 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Autograde runs every student kernel in a bubblewrap sandbox with limits, and judges hidden
+# tests outside it, from the values they recorded (autograder/sandbox.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.sandbox.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.sandbox.TrustedVerdict",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# A visible test's point also needs the hidden checks of the answers it uses (off until every
+# problem set's fixture predictions are re-proven under it).
+c.TrustedVerdict.confirm_visible = False

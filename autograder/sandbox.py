@@ -1,0 +1,258 @@
+"""Run a student's notebook in a sandbox, and judge hidden tests outside it.
+
+nbgrader alone runs a student's kernel with the instructor's permissions and
+believes whatever the kernel reports. Here (configured in
+``exercises/nbgrader_config.py``, so stock ``nbgrader autograde`` does the same):
+
+- :class:`SandboxedExecute` is nbgrader's ``Execute`` with a kernel started by
+  :class:`SandboxKernelManager`: Debian's ``bubblewrap`` gives the kernel its
+  own process, network, IPC and user namespaces and a file-system view with
+  the Python environment, ``seqmx``, ``data/`` and ``autograder/`` read-only,
+  ``autograder/expectations/`` hidden, and nothing of ``exercises/`` (source
+  notebooks, gradebook, other students' work), ``tests/`` or ``.git``. It
+  talks to nbgrader over Unix sockets (ZeroMQ ``ipc``) in a private folder,
+  since it has no network. ``prlimit`` caps address space, file size, open
+  files and core dumps; a ``pids`` cgroup (where the machine has one) caps
+  processes; the sandbox ends with its kernel, background processes included.
+- In the sandbox a hidden test's ``autograder.checks.check`` only *probes*:
+  it sends the plain values the student's answer returned, as a display
+  output of MIME type :data:`PROBE_MIME`. :class:`TrustedVerdict` (in
+  nbgrader's own process, after execution) compares them with the calibrated
+  expectations and rewrites the cell's outputs: nothing the kernel printed or
+  raised in a hidden test cell counts, only the values.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbconvert.preprocessors import Preprocessor
+from nbformat.v4 import new_output
+from traitlets import Bool, Integer, Unicode
+
+from nbgrader.preprocessors import Execute
+
+PROBE_MIME = "application/vnd.seqmx.probe+json"
+SANDBOX_ENV = "SEQMX_SANDBOX"
+REPO = Path(__file__).resolve().parents[1]
+CHECK_CALL = re.compile(r'check\(\s*"([^"]+)"\s*,\s*"([^"]+)"')
+
+
+class SandboxMissing(RuntimeError):
+    pass
+
+
+def bwrap_path() -> str:
+    path = shutil.which("bwrap")
+    if not path:
+        raise SandboxMissing("bubblewrap (bwrap) is not installed: the grader runs student code only in its "
+                             "sandbox. Install it with `apt-get install bubblewrap` (or `make sandbox`).")
+    return path
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel in a bubblewrap sandbox with resource limits, reached over Unix sockets."""
+
+    memory_bytes = Integer(4 << 30, help="address-space limit (MXNet reserves about 2 GB)").tag(config=True)
+    file_bytes = Integer(64 << 20, help="largest file the kernel may write").tag(config=True)
+    max_pids = Integer(512, help="processes and threads of the sandbox (pids cgroup)").tag(config=True)
+    disk_bytes = Integer(256 << 20, help="size of the writable scratch folder (tmpfs)").tag(config=True)
+    threads = Integer(2, help="OpenMP / MXNet worker threads").tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._runtime = Path(tempfile.mkdtemp(prefix="seqmx-kernel-"))
+        self.transport = "ipc"
+        self.ip = str(self._runtime / "k")
+        self.connection_file = str(self._runtime / "kernel.json")
+        self._cgroup: Path | None = None
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        work = "/sandbox/work"
+        binds = []
+        for path in {Path(sys.base_prefix), Path(sys.prefix), REPO / "seqmx", REPO / "autograder", REPO / "data"}:
+            binds += ["--ro-bind", str(path), str(path)]
+        for path in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd",
+                     "/etc/group", "/etc/nsswitch.conf"):
+            if os.path.exists(path):
+                binds += ["--ro-bind", path, path]
+        env = {"HOME": work, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "JPY_PARENT_PID": "1",
+               SANDBOX_ENV: "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": work, "PYTHONDONTWRITEBYTECODE": "1",
+               "OMP_NUM_THREADS": str(self.threads), "MXNET_CPU_WORKER_NTHREADS": str(self.threads),
+               "LANG": "C.UTF-8"}
+        setenv = [a for k, v in env.items() for a in ("--setenv", k, v)]
+        return [
+            bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *setenv,
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *binds,
+            # the calibrated expectations are inside autograder/: cover them with an empty folder
+            "--tmpfs", str(REPO / "autograder" / "expectations"),
+            "--bind", str(self._runtime), str(self._runtime),
+            "--size", str(self.disk_bytes), "--tmpfs", work, "--chdir", work,
+            "prlimit", f"--as={self.memory_bytes}", f"--fsize={self.file_bytes}", "--nofile=256", "--core=0",
+            f"--nproc={self.max_pids}", "--",
+            sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
+        ]
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        kw.pop("env", None)  # --clearenv: nothing of the grader's environment enters
+        kw["cwd"] = str(self._runtime)
+        await super()._async_launch_kernel(kernel_cmd, env={"PATH": os.environ.get("PATH", "")}, **kw)
+        self._cgroup = _pids_cgroup(self.provisioner.process.pid, self.max_pids)
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        _kill_cgroup(self._cgroup)
+        self._cgroup = None
+        if not restart:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+
+
+PIDS_ROOT = Path("/sys/fs/cgroup/pids")
+
+
+def _pids_cgroup(pid: int, max_pids: int) -> Path | None:
+    """Put ``pid`` (and so its children) into a fresh pids cgroup (v1), if the machine lets us."""
+    try:
+        group = PIDS_ROOT / f"seqmx-{uuid.uuid4().hex[:12]}"
+        group.mkdir()
+        (group / "pids.max").write_text(str(max_pids))
+        (group / "cgroup.procs").write_text(str(pid))
+        return group
+    except OSError:
+        return None  # no writable cgroup: RLIMIT_NPROC (prlimit) is the remaining limit
+
+
+def _kill_cgroup(group: Path | None) -> None:
+    """Kill whatever is left in the sandbox's cgroup (background processes), then remove it."""
+    if group is None:
+        return
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            break
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+    try:
+        group.rmdir()
+    except OSError:
+        pass
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with every kernel in the sandbox."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
+        bwrap_path()  # fail at once, with the reason, when the sandbox cannot be made
+        super().__init__(*args, **kwargs)
+
+
+def emit_probe(assignment: str, name: str, values=None, error: str | None = None) -> None:
+    """In the sandbox: send a check's plain values (or the error the answer raised) to the grader."""
+    from IPython.display import display
+    payload = {"assignment": assignment, "check": name}
+    payload.update({"error": error} if error is not None else {"values": values})
+    display({PROBE_MIME: payload, "text/plain": f"{name}: answer recorded for grading"}, raw=True)
+
+
+def hidden_checks(source: str) -> list[tuple[str, str]]:
+    """The (assignment, check name) pairs a hidden test cell's source calls."""
+    return CHECK_CALL.findall(source)
+
+
+class TrustedVerdict(Preprocessor):
+    """After execution, outside the sandbox: decide every test from values, not from the kernel's word.
+
+    A hidden test passes when the values it recorded match the calibrated ones. A visible
+    test runs in the student's kernel, which can be made to report anything (a patched
+    assertion, an input transformer, an object whose ``==`` is always true); so its point
+    also needs the hidden checks of the answers it uses to pass (``confirm_visible``).
+    """
+
+    enabled = Bool(True).tag(config=True)
+    marker = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    confirm_visible = Bool(True, help="a visible test's point needs its answers' hidden checks").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._passed: dict[str, bool] = {}
+        self._assignment = None
+        graded = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                  and not c.metadata["nbgrader"].get("solution")]
+        for cell in graded:
+            if self.marker in cell.source:
+                self.judge_hidden(cell)
+        if self.confirm_visible and self._assignment:
+            for cell in graded:
+                if self.marker not in cell.source:
+                    self.confirm(cell)
+        return nb, resources
+
+    def confirm(self, cell) -> None:
+        """Fail a visible test whose answers failed their hidden checks (it cannot be trusted alone)."""
+        from autograder import checks
+
+        specs = checks.checks_of(self._assignment)
+        used = {spec.target for spec in specs.values()
+                if re.search(rf"(?<![\w.]){re.escape(spec.target)}(?!\w)", cell.source)}
+        failed = sorted(name for name, spec in specs.items()
+                        if spec.target in used and self._passed.get(name) is False)
+        if failed:
+            reason = (f"not confirmed: the hidden check {failed[0]} of the same answer failed, so this "
+                      "test's own result cannot be trusted")
+            cell.outputs = [new_output("error", ename="AssertionError", evalue=reason,
+                                       traceback=[f"AssertionError: {reason}"])]
+
+    def judge_hidden(self, cell) -> None:
+        probes = {}
+        for out in cell.get("outputs", []):
+            payload = out.get("data", {}).get(PROBE_MIME) if out.get("output_type") == "display_data" else None
+            if isinstance(payload, dict) and isinstance(payload.get("check"), str):
+                probes[payload["check"]] = payload  # the last one of each name counts
+        reasons = []
+        for assignment, name in hidden_checks(cell.source):
+            self._assignment = assignment
+            reason = self.judge(assignment, name, probes.get(name))
+            self._passed[name] = reason is None
+            if reason:
+                reasons.append(reason)
+        if reasons:
+            cell.outputs = [new_output("error", ename="AssertionError", evalue=reasons[0],
+                                       traceback=[f"AssertionError: {reasons[0]}"])]
+        else:
+            cell.outputs = [new_output("stream", name="stdout", text="hidden test passed\n")]
+
+
+    @staticmethod
+    def judge(assignment: str, name: str, payload) -> str | None:
+        """None when the recorded values of check ``name`` match, else the one-line reason."""
+        from autograder import checks
+
+        if payload is None:
+            return f"{name}: no answer was recorded (the cell did not reach the check)"
+        if "error" in payload:
+            hint = checks.checks_of(assignment)[name].hint
+            return f"{name}: your answer raised {str(payload['error'])[:160]}. Hint: {hint}"
+        try:
+            return checks.verdict(assignment, name, _plain(payload.get("values")),
+                                  checks.load_expectations(assignment))
+        except (KeyError, ValueError, TypeError, RecursionError) as err:
+            return f"{name}: the recorded answer is not plain values ({type(err).__name__})"
+
+
+def _plain(value):
+    """Plain JSON values only (what nbformat stored is JSON already; be strict anyway)."""
+    return json.loads(json.dumps(value, allow_nan=True))
