@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 from traitlets import Bool, Integer, Unicode
@@ -134,31 +135,105 @@ def _kill_cgroup(group: Path | None) -> None:
     """Kill whatever is left in the sandbox's cgroup (background processes), then remove it."""
     if group is None:
         return
-    for _ in range(50):
+    import time
+    for _ in range(100):
         try:
             pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
         except OSError:
             return
-        if not pids:
-            break
         for p in pids:
             try:
                 os.kill(p, signal.SIGKILL)
             except OSError:
                 pass
-    try:
-        group.rmdir()
-    except OSError:
-        pass
+        try:
+            group.rmdir()  # only once it is empty (killed processes take a moment to go)
+            return
+        except OSError:
+            time.sleep(0.05)
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute, with every kernel in the sandbox."""
+    """nbgrader's Execute, with every kernel in the sandbox, and a notebook that survives its cells.
+
+    Stock nbgrader gives up on the whole notebook when a cell outlives its time limit without
+    answering an interrupt, or kills its kernel (``os._exit``, a segfault, the memory limit).
+    Here that cell gets an error output saying why, the kernel is restarted (a new sandbox),
+    the cells that had run before it are run again silently to rebuild the student's
+    definitions, and grading goes on: only the tests that depend on that cell lose points.
+    A notebook also has a total time limit, after which the remaining cells are not run.
+    """
+
+    notebook_timeout = Integer(900, help="seconds for a whole notebook; later cells are not run").tag(config=True)
+    max_output_chars = Integer(100_000, help="characters kept of a cell's output text").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         bwrap_path()  # fail at once, with the reason, when the sandbox cannot be made
         super().__init__(*args, **kwargs)
+        self._started = None
+        self._replay: list[str] = []
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._started, self._replay = None, []
+        return super().preprocess(nb, resources, km)
+
+    def _fail(self, cell, reason: str):
+        cell.outputs = [new_output("error", ename="GradingLimit", evalue=reason,
+                                   traceback=[f"GradingLimit: {reason}"])]
+        return cell
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        import time
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        if self._started is None:
+            self._started = time.monotonic()
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if time.monotonic() - self._started > self.notebook_timeout:
+            return self._fail(cell, f"not run: the notebook's time limit ({self.notebook_timeout} s) was reached")
+        try:
+            result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except (CellTimeoutError, DeadKernelError) as err:
+            died = isinstance(err, DeadKernelError)
+            reason = ("the kernel died in this cell (os._exit, a crash, or the memory limit)" if died else
+                      f"this cell ran past its time limit ({self.timeout} s) and ignored the interrupt")
+            self._fail(cell, reason)
+            await self._restart_and_replay()
+            return cell
+        self._cap_outputs(cell)
+        if not any(o.get("output_type") == "error" for o in cell.outputs):
+            self._replay.append(cell.source)
+        return result
+
+    execute_cell = run_sync(async_execute_cell)  # nbconvert calls the sync one, bound to nbclient's
+
+    def _cap_outputs(self, cell) -> None:
+        """Keep at most ``max_output_chars`` of each text output (a 50 MB line is not stored)."""
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and len(out.get("text", "")) > self.max_output_chars:
+                out["text"] = out["text"][: self.max_output_chars] + "\n[output truncated by the grader]\n"
+            for key, value in list(out.get("data", {}).items()):
+                if isinstance(value, str) and len(value) > self.max_output_chars and key != PROBE_MIME:
+                    out["data"][key] = value[: self.max_output_chars] + "\n[output truncated by the grader]"
+
+    async def _restart_and_replay(self) -> None:
+        """A fresh sandboxed kernel with the definitions of every cell that ran without error."""
+        await self.km.restart_kernel(now=True)
+        await self.kc.wait_for_ready(timeout=60)
+        for code in self._replay:
+            try:
+                reply = await self.kc._async_execute_interactive(code, store_history=False, allow_stdin=False,
+                                                                 timeout=self.timeout,
+                                                                 output_hook=lambda msg: None)
+            except Exception:  # the replay itself hit a limit: go on with what is defined
+                if not await self.kc._async_is_alive():
+                    await self.km.restart_kernel(now=True)
+                    await self.kc.wait_for_ready(timeout=60)
+                continue
+            if reply.get("content", {}).get("status") != "ok":
+                continue
 
 
 def emit_probe(assignment: str, name: str, values=None, error: str | None = None) -> None:
