@@ -19,9 +19,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# The whole suite: library, grader and exercises, chapters executed, book built.
+# The whole suite: library, grader and exercises, chapters executed, book built and read in a browser.
+# --dist loadgroup: the tests marked xdist_group("book") share one worker, so the book is built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 # Without the slow tests (notebook execution, book build).
 test-fast: $(STAMP)

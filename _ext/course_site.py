@@ -14,8 +14,8 @@
   ``static/course-mathjax2.css`` keeps the theme's rules for Sphinx's math
   boxes off MathJax 2's own.
 * Numbers the parts of the table of contents ("Part I: Language models").
-* Offers every executed chapter for download as a notebook (``.ipynb``), with
-  or without a launch button configured, and leaves out sphinx-thebe's scripts
+* Offers every executed chapter for download as a notebook (``.ipynb``) with
+  its outputs, with or without a launch button configured, and leaves out sphinx-thebe's scripts
   (which name a CDN) when no live-code button is configured.
 
 Only release notebooks (nbgrader's student versions: no solution, no hidden
@@ -255,17 +255,45 @@ def drop_unused_thebe(app: Sphinx, env, docnames) -> None:
                                  if not is_thebe(js.filename, js.attributes.get("body"))]
 
 
+def _executed_notebook(app: Sphinx, pagename: str):
+    """The page as a notebook with the outputs of its cached execution (None if it has none).
+
+    myst-nb writes _build/jupyter_execute/<page>.ipynb without outputs when they come from the
+    execution cache, so the notebook is read as myst-nb reads it and merged with its cache record.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import create_nb_reader
+
+    source = Path(app.env.doc2path(pagename))
+    text = source.read_text(encoding="utf-8")
+    reader = create_nb_reader(str(source), app.env.myst_config, app.env.mystnb_config, text)
+    if reader is None or not app.env.mystnb_config.execution_cache_path:
+        return None
+    try:
+        _, notebook = get_cache(app.env.mystnb_config.execution_cache_path).merge_match_into_notebook(
+            reader.read(text))
+    except KeyError:  # not executed (or not cached)
+        return None
+    return nbformat.writes(notebook)
+
+
 def offer_notebook_download(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """The executed chapter as ``_sources/<page>.ipynb`` for the theme's download button."""
+    """The executed chapter as ``_sources/<page>.ipynb``, named for the theme's download button."""
     if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
         return
-    executed = Path(app.env.mystnb_config.output_folder) / f"{pagename}.ipynb"
-    if not executed.is_file():
-        return
-    dest = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(executed, dest)
-    context["ipynb_source"] = f"{pagename}.ipynb"
+    executed = _executed_notebook(app, pagename)
+    if executed is not None:
+        context["ipynb_source"] = f"{pagename}.ipynb"
+        context["seqmx_executed_notebook"] = executed
+
+
+def write_notebook_download(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Written after sphinx-book-theme's launch buttons, which copy the output-less one there."""
+    if "seqmx_executed_notebook" in context:
+        dest = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(context["seqmx_executed_notebook"], encoding="utf-8")
 
 
 def setup(app: Sphinx) -> dict:
@@ -282,5 +310,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-merge-info", merge_info)
     # before sphinx-book-theme builds its header buttons (priority 501)
     app.connect("html-page-context", offer_notebook_download, priority=500)
+    app.connect("html-page-context", write_notebook_download, priority=600)
     app.connect("build-finished", copy_mathjax)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

@@ -1,7 +1,5 @@
 """The book builds with warnings as errors, and every chapter executes and shows its outputs."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,18 +8,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 HTML = REPO / "_build" / "html"
 
+pytest_plugins = ["book_build"]  # the fixture built_book: one build, shared with test_site.py
+pytestmark = pytest.mark.xdist_group("book")
+
 
 def toc_files() -> list[str]:
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())
     return [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
-
-
-@pytest.fixture(scope="module")
-def built_book():
-    jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", str(REPO), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=3600)
-    return proc
 
 
 @pytest.mark.slow
