@@ -57,20 +57,15 @@ def _release_root(app: Sphinx) -> Path:
     return Path(app.outdir).parent / RELEASE_FOLDER
 
 
-def _source_files(course: Path, names: list[str]) -> list[Path]:
-    files = [course / "nbgrader_config.py"]
-    for name in names:
-        files += sorted(p for p in (course / "source" / name).rglob("*")
-                        if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts)
-    return files
-
-
-def _fingerprint(course: Path, names: list[str]) -> str:
-    """What the release depends on: the sources, the nbgrader configuration and nbgrader's version."""
+def _fingerprint(course: Path, name: str) -> str:
+    """What a problem set's release depends on: its sources, the nbgrader configuration, nbgrader's version."""
     from importlib.metadata import version
 
     digest = hashlib.sha256(f"nbgrader {version('nbgrader')}\n".encode())
-    for f in _source_files(course, names):
+    files = [course / "nbgrader_config.py"] + sorted(
+        p for p in (course / "source" / name).rglob("*")
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts)
+    for f in files:
         digest.update(f.relative_to(course).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -101,28 +96,41 @@ def _run_release(course: Path, names: list[str], dest: Path) -> None:
                               capture_output=True, text=True)
         if proc.returncode:
             raise ExtensionError(f"releasing the problem sets failed: {(proc.stderr or proc.stdout).strip()}")
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
         for name in names:
+            if (dest / name).exists():
+                shutil.rmtree(dest / name)
             shutil.copytree(work / "release" / name, dest / name)
 
 
 def release_problem_sets(app: Sphinx) -> None:
-    """Release every problem set of ``exercises/source/`` (again only when a source changed)."""
+    """Release every problem set of ``exercises/source/`` (again only those whose sources changed)."""
     from autograder.course import assignments, notebooks
 
     course = _course(app)
     # a problem set whose folder has no notebook yet is being written: not yet available
     names = [n for n in assignments(course) if notebooks(n, course)] if (course / "source").is_dir() else []
     dest = _release_root(app)
-    stamp = dest / ".fingerprint"
-    fingerprint = _fingerprint(course, names)
-    if names and not (stamp.is_file() and stamp.read_text() == fingerprint and (dest / ARCHIVE).is_file()):
-        logger.info(f"releasing {len(names)} problem sets: {', '.join(names)}")
-        _run_release(course, names, dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    prints = {name: _fingerprint(course, name) for name in names}
+
+    def up_to_date(name: str) -> bool:
+        stamp = dest / f"{name}.fingerprint"
+        return (dest / name).is_dir() and stamp.is_file() and stamp.read_text() == prints[name]
+
+    stale = [name for name in names if not up_to_date(name)]
+    gone = [p for p in dest.iterdir() if p.is_dir() and p.name not in names]
+    if stale:
+        logger.info(f"releasing {len(stale)} problem sets: {', '.join(stale)}")
+        _run_release(course, stale, dest)
+        for name in stale:
+            (dest / f"{name}.fingerprint").write_text(prints[name])
+    for folder in gone:
+        shutil.rmtree(folder)
+        (dest / f"{folder.name}.fingerprint").unlink(missing_ok=True)
+    if names and (stale or gone or not (dest / ARCHIVE).is_file()):
         _write_archive(dest, names)
-        stamp.write_text(fingerprint)
+    elif not names:
+        (dest / ARCHIVE).unlink(missing_ok=True)
     released = {}
     for name in names:
         files = [dest / name / nb for nb in notebooks(name, course)]
