@@ -1,0 +1,181 @@
+"""Hidden checks of problem set 5, "RNN with Gluon".
+
+Each probe feeds the student's answer fixed and seeded random inputs (model
+sizes, Gluon models with random weights, token minibatches) and returns plain
+values: for an array its shape, its dtype string and its values as nested
+lists of floats; for a model's structure its shapes, parameter count and
+yes/no properties. ``python -m autograder calibrate`` records what the
+reference solution returns. Seeds are fixed here, so the inputs are the same
+for the reference and for every student. MXNet is imported inside the probes
+only.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as onp
+
+from autograder.checks import Check
+
+SEEDS = {"gluon_lm_num_params": 501, "gluon_to_scratch": 502, "TiedRNNModel": 503, "ScratchRNNBlock": 504,
+         "training": 0}
+
+SCRATCH_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
+
+
+def _mx():
+    from mxnet import np, npx
+    npx.set_np()
+    return np, npx
+
+
+def _plain(a) -> dict:
+    """An array as plain values: its shape, its dtype string and its values (floats)."""
+    values = a.asnumpy() if hasattr(a, "asnumpy") else onp.asarray(a)
+    return {"shape": [int(s) for s in values.shape], "dtype": str(values.dtype),
+            "values": values.astype("float64").tolist()}
+
+
+# --- part 1 ------------------------------------------------------------------------------
+
+def probe_gluon_lm_num_params(fn) -> list:
+    rng = random.Random(SEEDS["gluon_lm_num_params"])
+    cases = [("rnn", 28, 256, None, 1), ("gru", 28, 256, None, 1), ("lstm", 28, 256, None, 1),
+             ("gru", 4000, 256, 128, 1), ("rnn", 30, 16, 8, 2), ("lstm", 10000, 200, 200, 2),
+             ("gru", 1, 1, None, 1), ("lstm", 2, 3, 1, 3)]
+    for _ in range(24):
+        cases.append((rng.choice(["rnn", "gru", "lstm"]), rng.randint(2, 20000), rng.randint(1, 1024),
+                      rng.choice([None, rng.randint(1, 512)]), rng.randint(1, 4)))
+    out = []
+    for cell, vocab_size, num_hiddens, embed_size, num_layers in cases:
+        kwargs = {} if embed_size is None else {"embed_size": embed_size}
+        if num_layers != 1:
+            kwargs["num_layers"] = num_layers
+        out.append(int(fn(cell, vocab_size, num_hiddens, **kwargs)))
+    return out
+
+
+# --- part 2 ------------------------------------------------------------------------------
+
+def probe_gluon_to_scratch(fn) -> list:
+    """The scratch parameters and what seqmx.rnn.rnn computes with them, for Gluon models with random weights."""
+    from mxnet.gluon import rnn
+
+    from seqmx.rnn import RNNModel, rnn as rnn_scratch
+    np, npx = _mx()
+    rng = onp.random.RandomState(SEEDS["gluon_to_scratch"])
+    out = []
+    for case in range(8):
+        V, h, B, T = rng.randint(2, 30), rng.randint(1, 12), rng.randint(1, 5), rng.randint(1, 8)
+        net = RNNModel(rnn.RNN(h, activation="tanh"), V)
+        net.initialize()
+        X = np.array(rng.randint(0, V, size=(B, T)))
+        net(X, net.begin_state(batch_size=B))  # the first call fixes the input size
+        for p in net.collect_params().values():  # every weight and BOTH biases random
+            p.set_data(np.array(rng.normal(scale=0.5, size=p.shape), dtype="float32"))
+        H0 = np.array(rng.normal(scale=0.5, size=(B, h)), dtype="float32")
+        params = list(fn(net))
+        outputs, (H,) = rnn_scratch(npx.one_hot(X.T, V), (H0,), params)
+        out.append({"params": [_plain(p) for p in params], "outputs": _plain(outputs), "state": _plain(H)})
+    return out
+
+
+# --- part 3 ------------------------------------------------------------------------------
+
+def probe_tied_structure(cls) -> list:
+    """Output and state shapes, parameter count, and whether the output weight is the embedding."""
+    from mxnet.gluon import rnn
+
+    from seqmx.rnn import num_params, set_seed
+    np, npx = _mx()
+    rng = onp.random.RandomState(SEEDS["TiedRNNModel"])
+    layers = [lambda h: rnn.RNN(h, activation="tanh"), lambda h: rnn.GRU(h), lambda h: rnn.LSTM(h),
+              lambda h: rnn.GRU(h, num_layers=2), lambda h: rnn.RNN(h, activation="relu")]
+    out = []
+    for case, make_layer in enumerate(layers):
+        V, h, B, T = rng.randint(5, 40), rng.randint(2, 24), rng.randint(1, 5), rng.randint(1, 8)
+        set_seed(SEEDS["TiedRNNModel"] + case)
+        net = cls(make_layer(h), V, h)
+        net.initialize()
+        X = np.array(rng.randint(0, V, size=(B, T)))
+        y, state = net(X, net.begin_state(batch_size=B))
+        # the logits minus Y E^T must be one bias row repeated (zero at the start) if the weight is E
+        E = net.embedding.weight.data()  # (V, h)
+        Y, _ = net.rnn(net.embedding(X.T), net.begin_state(batch_size=B))  # (T, B, h)
+        rest = (y - np.dot(Y, E.T).reshape(-1, V)).asnumpy()  # (T * B, V)
+        net.hybridize()
+        y_hybrid, _ = net(X, net.begin_state(batch_size=B))
+        out.append({
+            "outputs_shape": [int(s) for s in y.shape],
+            "state_shapes": [[int(s) for s in a.shape] for a in state],
+            "num_params": int(num_params(net)),
+            "output_weight_is_embedding": bool(onp.abs(rest - rest[:1]).max() < 1e-5),
+            "output_bias_zero_at_start": bool(onp.abs(rest[:1]).max() < 1e-6),
+            "hybridized_same_outputs": bool(float(abs(y_hybrid - y).max()) < 1e-5),
+        })
+    return out
+
+
+# --- part 4 ------------------------------------------------------------------------------
+
+def probe_scratch_block(cls) -> list:
+    """Outputs, final state and dL/dW_hh of the block, run imperatively and hybridized."""
+    from mxnet import autograd
+    np, npx = _mx()
+    rng = onp.random.RandomState(SEEDS["ScratchRNNBlock"])
+    out = []
+    for case in range(6):
+        V, h, B, T = rng.randint(2, 20), rng.randint(1, 10), rng.randint(1, 5), rng.randint(1, 9)
+        block = cls(V, h, T)
+        block.initialize()
+        for name, shape in zip(SCRATCH_NAMES, [(V, h), (h, h), (h,), (h, V), (V,)]):
+            scale = 1 / onp.sqrt(shape[0]) if len(shape) == 2 else 0.3
+            getattr(block, name).set_data(np.array(rng.normal(scale=scale, size=shape), dtype="float32"))
+        X = npx.one_hot(np.array(rng.randint(0, V, size=(T, B))), V)  # (num_steps, batch_size, vocab_size)
+        H0 = np.array(rng.normal(scale=0.5, size=(B, h)), dtype="float32")
+        G = np.array(rng.normal(size=(T * B, V)), dtype="float32")
+        row = {}
+        for mode in ("imperative", "hybridized"):
+            if mode == "hybridized":
+                block.hybridize()
+            with autograd.record():
+                outputs, H = block(X, H0)
+                L = (outputs * G).sum() + H.sum()
+            L.backward()
+            row[mode] = {"outputs": _plain(outputs), "state": _plain(H), "grad_W_hh": _plain(block.W_hh.grad())}
+        out.append(row)
+    return out
+
+
+VALUES_WHY = ("float32: the same formula computed by Gluon's fused kernel or a Python loop of np.dot, or "
+              "traced into a graph, differs by ~1e-7 relative per step; 1e-5 relative + 1e-6 absolute")
+
+CHECKS = {
+    "gluon_lm_num_params.random": Check(
+        "gluon_lm_num_params", probe_gluon_lm_num_params,
+        hint="per layer and gate block: an input and a recurrent weight matrix and TWO bias vectors (i2h and "
+             "h2h); gru has 3 gate blocks, lstm 4; a layer above the first reads num_hiddens inputs; count "
+             "the embedding table and the dense layer's weight and bias"),
+    "gluon_to_scratch.random": Check(
+        "gluon_to_scratch", probe_gluon_to_scratch, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+        hint="the layer's i2h_weight and h2h_weight are W_xh and W_hh transposed, the dense weight is W_hq "
+             "transposed; the layer adds both of its biases at every step; return five mxnet arrays in the "
+             "order W_xh, W_hh, b_h, W_hq, b_q"),
+    "TiedRNNModel.structure": Check(
+        "TiedRNNModel", probe_tied_structure,
+        hint="subclass RNNModel; self.embedding of shape (vocab_size, num_hiddens) and self.rnn the layer "
+             "passed in; logits = Y E^T + b with E the embedding's own matrix (one parameter, counted "
+             "once) and a separate bias of zeros; it must also work hybridized"),
+    "valid_ppl_tied": Check(
+        "valid_ppl_tied", float, rtol=0.03,
+        why="fixed seeds; another order of creating the parameters, or other seeds, moved it by up to 0.7% "
+            "here (the final epoch at a small learning rate settles it): 3% relative",
+        hint="a tanh rnn.RNN layer (Gluon's default activation is ReLU) of NUM_HIDDENS units in "
+             "TiedRNNModel, set_seed(0) before building it, fresh time_machine() iterators, NUM_EPOCHS epochs "
+             "at LR then one at FINE_LR; the last validation perplexity"),
+    "ScratchRNNBlock.random": Check(
+        "ScratchRNNBlock", probe_scratch_block, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+        hint="parameters named W_xh, W_hh, b_h, W_hq, b_q in the scratch model's shapes; H_t = tanh(X_t W_xh + "
+             "H_(t-1) W_hh + b_h), O_t = H_t W_hq + b_q; outputs concatenated to (num_steps * batch_size, "
+             "vocab_size); loop over range(num_steps) with inputs[t] so that it also runs hybridized"),
+}
