@@ -86,8 +86,19 @@ def run_probe(assignment: str, name: str, answer: Any) -> Any:
     """The plain values a check compares (run through JSON, so nothing else gets through)."""
     spec = checks_of(assignment)[name]
     values = spec.probe(answer)
-    # round-trip through JSON: only plain values take part in the comparison
-    return json.loads(json.dumps(values))
+    # round-trip through JSON: only plain values take part in the comparison; inf and nan become
+    # strings, since Jupyter's JSON (and so the sandbox's recorded values) has no place for them
+    return json.loads(json.dumps(_finite_or_text(values)))
+
+
+def _finite_or_text(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # 'inf', '-inf', 'nan'
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_text(v) for k, v in value.items()}
+    return value
 
 
 def check(assignment: str, name: str, answer: Any) -> None:
