@@ -152,7 +152,7 @@ def test_measure_returns_the_trained_models_numbers():
     assert row["valid ppl"] == rnn.evaluate_perplexity(row["net"], valid_iter)
     assert len(row["history"].valid_ppl) == CONFIG["num_epochs"]
     assert row["valid ppl"] < len(vocab), "two epochs of a repetitive text beat uniform guessing"
-    assert row["tokens/s"] == sum(row["history"].tokens_per_sec) / CONFIG["num_epochs"]
+    assert row["tokens/s"] == max(row["history"].tokens_per_sec), "the fastest epoch"
 
 
 def test_measure_is_repeatable_for_a_seed_and_differs_between_seeds():
