@@ -429,7 +429,9 @@ class Tab:
     def typeset(self) -> None:
         """Wait until MathJax has typeset the page and loaded every font it needs (its startup's "End")."""
         self.page.evaluate(TYPESET_HOOK)
-        self.page.wait_for_function("() => window.__typeset === true", timeout=120_000)
+        self.page.wait_for_function("() => window.__typeset !== false", timeout=120_000)
+        state = self.page.evaluate("() => window.__typeset")
+        assert state is True, state
         self.page.wait_for_load_state("networkidle")
 
     def close(self):
