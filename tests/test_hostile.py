@@ -61,15 +61,13 @@ def cli(course: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedPr
 
 
 def table(stdout: str) -> list[tuple[str, str, str, str]]:
-    """The grade table's rows (student, score, max, status), one per line between header and total."""
+    """The grade table's lines as (student, score, max, status), cut at the header's columns."""
     lines = stdout.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("student "))
     end = next(i for i, ln in enumerate(lines) if re.fullmatch(r"\d+ of \d+ submissions graded", ln))
-    rows = []
-    for ln in lines[start + 1:end]:
-        m = re.match(r"(.*?)\s+(\S+)\s+(\S+)  (.*)$", ln)
-        rows.append(m.groups() if m else (ln, "", "", ""))
-    return rows
+    width = lines[start].index("status") - 16  # f"{student:<{width}}  {score:>6}  {max:>4}  {status}"
+    return [(ln[:width].rstrip(), ln[width + 2:width + 8].strip(), ln[width + 10:width + 14].strip(), ln[width + 16:])
+            for ln in lines[start + 1:end]]
 
 
 def read_csv(path: Path) -> dict[str, dict]:
@@ -123,11 +121,34 @@ def pgrep(pattern: str) -> list[str]:
 
 # --- what must not change ------------------------------------------------------------------------------
 
+# what the hostile cells attack by name (appended to, deleted, chmod'ed): each must be as it was
+TARGETS = ("exercises/source/ps03-rnn/ps03-rnn.ipynb", "autograder/checks.py", "autograder/sandbox.py",
+           "seqmx/__init__.py", "data/timemachine.txt", "data/SHA1SUMS", "autograder/expectations/ps03-rnn.json")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
+
+
 def dirty_paths() -> set[str]:
-    """Files colleagues are editing in this working tree (untracked, modified or ignored): not judged."""
-    out = subprocess.run(["git", "status", "--porcelain", "--ignored", "-uall", "--", *WATCHED], cwd=REPO,
-                         capture_output=True, text=True).stdout
+    """Files colleagues are editing in this working tree (untracked, modified or ignored)."""
+    out = git("status", "--porcelain", "--ignored", "-uall", "--", *WATCHED)
     return {ln[3:].split(" -> ")[-1] for ln in out.splitlines()}
+
+
+def repo_state() -> dict:
+    return dict(head=git("rev-parse", "HEAD").strip(), dirty=dirty_paths(), hashes=tree_hashes(),
+                modes={t: (REPO / t).stat().st_mode for t in TARGETS})
+
+
+def changed_outside(before: dict, after: dict) -> list[str]:
+    """Files of the watched folders that changed, except those others changed: dirty in git when grading
+    began (work in progress) or changed by a commit made meanwhile (other people commit in this tree).
+    A file a hostile cell changed is neither, unless someone committed it: the marker scan covers that."""
+    committed = set(git("diff", "--name-only", before["head"], after["head"], "--", *WATCHED).split())
+    old, new = before["hashes"], after["hashes"]
+    return sorted(p for p in old.keys() | new.keys()
+                  if old.get(p) != new.get(p) and p not in before["dirty"] | committed)
 
 
 def tree_hashes() -> dict[str, str]:
@@ -233,7 +254,7 @@ def graded(released, tmp_path_factory) -> dict:
               listener.hosts)
     build_archive(ctx)
     archive_bytes = ctx.archive.read_bytes()
-    dirty, repo_before = dirty_paths(), tree_hashes()
+    repo_before = repo_state()
     course_before = {k: v for k, v in folder_hashes(course).items() if k.startswith(("source/", "release/", "nbgrader"))}
     started = time.monotonic()
     grade = cli(course, "grade", PS, str(ctx.archive))
@@ -243,8 +264,8 @@ def graded(released, tmp_path_factory) -> dict:
     listener.close()
     print(f"\ngraded {len(CASES)} hostile submissions in {seconds:.0f} s (wall, loaded machine)")
     return dict(ctx=ctx, course=course, tmp=tmp, grade=grade, seconds=seconds, export=export, feedback=feedback,
-                archive_bytes=archive_bytes, dirty=dirty | dirty_paths(), repo_before=repo_before,
-                repo_after=tree_hashes(), course_before=course_before, peers=list(listener.peers),
+                archive_bytes=archive_bytes, repo_before=repo_before, repo_after=repo_state(),
+                course_before=course_before, peers=list(listener.peers),
                 leftover=pgrep(SLEEP_MARK) + pgrep(ctx.mark),
                 csv=read_csv(tmp / "grades.csv") if export.returncode == 0 else {},
                 rows=table(grade.stdout), gradebook=gradebook(course))
@@ -265,10 +286,11 @@ def test_the_grader_ran_and_every_readable_submission_was_graded(graded):
     assert graded["export"].returncode == 0 and graded["feedback"].returncode == 0, graded["export"].stderr
     status = {row[0]: row[3] for row in graded["rows"]}
     for case in CASES:
-        expected = f"graded as blank: {case.note}" if case.note else "graded"
-        assert status.get(case.student, "").startswith(expected.split(case.note)[0]), (case.student, status.get(case.student))
-        if case.note:
-            assert case.note in status[case.student], (case.student, status[case.student])
+        mine = status.get(case.student, "")
+        if case.note:  # unreadable: graded as the blank release, and the table says why
+            assert mine.startswith("graded as blank: ") and case.note in mine, (case.student, mine)
+        else:
+            assert mine == "graded", (case.student, mine)
     assert set(graded["csv"]) == {c.student for c in CASES}
 
 
@@ -298,8 +320,10 @@ def test_the_feedback_says_why_in_one_line(graded, case):
     if case.why:
         gid, words = case.why
         assert words in rows[gid], f"{case.student}: {gid}: {rows[gid]!r}"
-    if case.note:
-        assert f"The grader could not read your submission: {case.note}" in html.unescape(text)
+    if case.note:  # the note at the top of the graded blank release, one line
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text)).splitlines()
+        note = [ln for ln in plain if "The grader could not read your submission:" in ln]
+        assert len(note) == 1 and case.note in note[0], note
 
 
 @pytest.mark.slow
@@ -328,8 +352,8 @@ def test_zip_slip_members_are_refused_by_name(graded):
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="grader bug: cli.grade prints a refused student id raw, so an id with "
                    "a newline writes a line of its own into the grade table (a forged 'reference 11 11 graded')")
 def test_a_student_id_cannot_forge_a_line_of_the_grade_table(graded):
-    students = [r[0] for r in graded["rows"]]
-    assert students.count("reference") == 1, graded["grade"].stdout
+    lines = graded["grade"].stdout.splitlines()
+    assert sum(ln.split()[:1] == ["reference"] for ln in lines) == 1, graded["grade"].stdout
 
 
 @pytest.mark.slow
@@ -340,10 +364,20 @@ def test_submissions_are_never_modified(graded):
 @pytest.mark.slow
 def test_nothing_outside_the_scratch_area_changed(graded):
     before, after = graded["repo_before"], graded["repo_after"]
-    changed = sorted(p for p in before.keys() | after.keys()
-                     if before.get(p) != after.get(p) and p not in graded["dirty"])
+    changed = changed_outside(before, after)
     assert not changed, f"files of the repository changed during grading: {changed}"
     assert not marked(graded["ctx"].mark), "a hostile cell's file reached the machine"
+    assert after["modes"] == before["modes"], "a target's mode changed"
+    # the repository's own course (its gradebook and working folders are git-ignored, so not hashed)
+    students = {c.student for c in CASES}
+    real_book = REPO / "exercises" / "gradebook.db"
+    if real_book.exists():
+        import sqlite3
+        with sqlite3.connect(f"file:{real_book}?mode=ro", uri=True) as db:
+            ids = {row[0] for row in db.execute("select id from student")}
+        assert not ids & students, "the class reached the repository's gradebook"
+    for sub in ("submitted", "autograded", "feedback"):
+        assert not [s for s in students if (REPO / "exercises" / sub / s).exists()], sub
     course = graded["course"]
     now = {k: v for k, v in folder_hashes(course).items() if k.startswith(("source/", "release/", "nbgrader"))}
     assert now == graded["course_before"], "the course's sources, release or config changed"
@@ -356,7 +390,7 @@ def test_no_process_is_left_behind(graded):
 
 @pytest.mark.slow
 def test_the_gradebook_holds_exactly_what_the_grader_printed(graded):
-    printed = {r[0]: (float(r[1]), float(r[2])) for r in graded["rows"] if r[1] != "-"}
+    printed = {r[0]: (float(r[1]), float(r[2])) for r in graded["rows"] if r[0] in BY_NAME}
     book = graded["gradebook"]
     assert set(book) == set(printed) == set(graded["csv"])
     for student, grades in book.items():
@@ -381,6 +415,10 @@ def test_writes_outside_the_sandbox_fail_and_inside_vanish(graded):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "grader bug: only the work folder is size-limited (--size before its --tmpfs); /tmp, /dev/shm and / of "
+    "the sandbox are tmpfs of the machine's RAM without a size, and the kernel's runtime folder is the "
+    "host's /tmp, bound read-write: disk-fill wrote its own cap, 320 MB, into each"))
 def test_disk_is_limited_wherever_the_student_can_write(graded):
     disk = report(graded["course"], "disk-fill", "DISK-REPORT:")
     assert disk["file"]["bytes"] <= FILE_BYTES and disk["file"]["error"], disk["file"]
@@ -392,6 +430,10 @@ def test_disk_is_limited_wherever_the_student_can_write(graded):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "grader bug: SandboxedExecute._cap_outputs caps each text output at 100k characters, but not the number "
+    "of outputs (100 displays of 99k), not non-string data (application/json) and not the probe MIME type "
+    "outside hidden test cells: the flooded notebook is stored with ~20 MB"))
 def test_the_outputs_of_a_flood_are_capped(graded):
     size = (graded["course"] / "autograded" / "output-flood" / PS / NB).stat().st_size
     assert size <= OUTPUT_BUDGET, f"the flooded notebook is stored with {size / 1e6:.1f} MB of output"
@@ -442,17 +484,17 @@ def killed(released, graded, tmp_path_factory) -> dict:
     (folder / "linked" / NB).symlink_to(C.SOURCE)               # a link is never followed
     (folder / "linkdir").symlink_to(graded["course"] / "submitted", target_is_directory=True)
     before = folder_hashes(folder)
-    first_done = course / "autograded" / KILL_CLASS[0] / PS / NB
     log = open(tmp / "killed-run.log", "w")
     run = subprocess.Popen([sys.executable, "-m", "autograder", "grade", PS, str(folder)], cwd=course,
                            env=env_for(course), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline, sleepers = time.monotonic() + 900, []
     while time.monotonic() < deadline and run.poll() is None:
         sleepers = pgrep(f"sleep {ctx.sleep}")
-        if first_done.exists() and sleepers:
+        if sleepers:  # the second student's kernel runs: the first one is autograded
             break
         time.sleep(0.2)
     assert run.poll() is None, "the grader finished before it could be killed mid-class"
+    assert (course / "autograded" / KILL_CLASS[0] / PS / NB).exists()
     runtime, cgroup = _sandbox_of(int(sleepers[0].split()[0]))
     os.killpg(run.pid, signal.SIGKILL)  # the grader and its nbgrader; the sandbox has its own session
     run.wait()
@@ -461,9 +503,14 @@ def killed(released, graded, tmp_path_factory) -> dict:
         if not pgrep(f"sleep {ctx.sleep}"):
             break
         time.sleep(0.2)
+    assert runtime and cgroup, (runtime, cgroup)  # the killed sandbox, found from its sleepers
     after_kill = dict(sleepers=pgrep(f"sleep {ctx.sleep}"), runtime=runtime, cgroup=cgroup,
-                      runtime_left=bool(runtime and Path(runtime).exists()),
-                      cgroup_left=bool(cgroup and Path("/sys/fs/cgroup/pids" + cgroup).exists()))
+                      runtime_left=Path(runtime).exists(), cgroup_left=Path("/sys/fs/cgroup/pids" + cgroup).exists())
+    shutil.rmtree(runtime, ignore_errors=True)  # recorded: now remove what the killed run left
+    try:
+        Path("/sys/fs/cgroup/pids" + cgroup).rmdir()
+    except OSError:
+        pass
     rerun = cli(course, "grade", PS, str(folder))
     export1 = cli(course, "export", "--to", str(tmp / "after-kill.csv"))
     book1 = gradebook(course)
@@ -486,13 +533,14 @@ def test_a_grader_killed_mid_class_leaves_no_process_behind(killed):
                    "later run removes them")
 def test_a_grader_killed_mid_class_leaves_no_sandbox_folder_or_cgroup(killed):
     state = killed["after_kill"]
-    assert state["runtime"] and not state["runtime_left"] and not state["cgroup_left"], state
+    assert not state["runtime_left"] and not state["cgroup_left"], state
 
 
 @pytest.mark.slow
 def test_grading_again_after_sigkill_gives_the_uninterrupted_grades(killed, graded):
-    assert killed["rerun"].returncode == 1, killed["rerun"].stdout  # 1: one notebook was graded as blank
-    assert "3 of 3 submissions graded" not in killed["rerun"].stdout  # the blank one counts as not graded
+    # exit code 1 and "2 of 3": the unreadable notebook, graded as blank, is for the instructor to look at
+    assert killed["rerun"].returncode == 1 and "2 of 3 submissions graded" in killed["rerun"].stdout, (
+        killed["rerun"].stdout + killed["rerun"].stderr[-2000:])
     uninterrupted = {s: (graded["csv"][s]["score"], graded["csv"][s]["max_score"]) for s in KILL_CLASS}
     assert {s: (r["score"], r["max_score"]) for s, r in killed["csv1"].items()} == uninterrupted
     assert set(killed["book1"]) == set(KILL_CLASS)
@@ -506,6 +554,72 @@ def test_grading_again_changes_nothing(killed):
     assert killed["csv2"] == killed["csv1"]
     assert killed["book2"] == killed["book1"]
     assert folder_hashes(killed["folder"]) == killed["before"], "a submission was modified"
+
+
+# --- the sandbox's limits on a small notebook (a plain kernel, no MXNet: seconds each) -----------------
+
+def execute(cells: list[str], **limits) -> tuple[float, list[list[tuple]]]:
+    """Run cells with SandboxedExecute; (seconds, [(ename or None, evalue or text) per output] per cell)."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from autograder.sandbox import SandboxedExecute
+
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    started = time.monotonic()
+    SandboxedExecute(**limits).preprocess(nb, {"metadata": {"path": str(REPO)}})
+    outputs = [[(o.get("ename"), o.get("evalue") if "ename" in o else o.get("text", "")) for o in c.outputs]
+               for c in nb.cells]
+    return time.monotonic() - started, outputs
+
+
+@pytest.mark.slow
+def test_the_notebook_time_limit_stops_the_remaining_cells():
+    seconds, outputs = execute(["import time\ntime.sleep(2)"] * 3 + ["print('late')"], timeout=10,
+                               notebook_timeout=3)
+    assert outputs[:2] == [[], []]
+    assert all(out == [("GradingLimit", "not run: the notebook's time limit (3 s) was reached")]
+               for out in outputs[2:]), outputs
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "grader bug: no process limit holds when the grader runs as root: _pids_cgroup moves bwrap's pid into "
+    "the cgroup after bwrap has forked the sandbox, so the kernel stays in the root cgroup (pids.current 1), "
+    "and RLIMIT_NPROC (prlimit --nproc) is not enforced for real uid 0; the kernel started 2000 processes"))
+def test_processes_are_capped():
+    """Sleeping processes (cheap, so a missing limit stops at 2000) until the sandbox refuses one."""
+    count = ("import subprocess\nprocs, error = [], None\ntry:\n    while len(procs) < 2000:\n"
+             "        procs.append(subprocess.Popen(['sleep', '60']))\nexcept OSError as err:\n"
+             "    error = type(err).__name__\nprint(len(procs), error)\nfor p in procs:\n    p.kill()\n    p.wait()")
+    _, outputs = execute([count], timeout=60)
+    started, error = outputs[0][0][1].split()
+    assert int(started) < 512 and error == "BlockingIOError", outputs  # max_pids: the kernel's threads count too
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "grader bug: the grader's interrupt never reaches the sandboxed kernel (jupyter_client signals bwrap's "
+    "process group; the kernel runs in bwrap's --new-session), so every cell past its time limit is "
+    "reported as 'ignored the interrupt' and costs a restart that loses the cell's own definitions; "
+    "interrupt_mode = 'message' on the kernel spec fixes it (measured: KeyboardInterrupt, state kept)"))
+def test_a_cell_past_its_time_limit_is_interrupted_and_the_kernel_kept():
+    _, outputs = execute(["y = 2\nwhile True:\n    pass", "print(y)"], timeout=2)
+    assert outputs[0][0][0] == "KeyboardInterrupt", outputs
+    assert outputs[1] == [(None, "2\n")], outputs
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "grader bug: after a restart SandboxedExecute replays every earlier cell without looking at the "
+    "notebook's time limit, so a notebook runs past it by the replay (up to the limit again)"))
+def test_a_restart_does_not_stretch_the_notebook_time_limit():
+    """Five legal cells of 1.9 s (9.5 s), then a cell deaf to the interrupt at 9.5 s, before the 10 s limit."""
+    deaf = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    seconds, outputs = execute(["import time\ntime.sleep(1.9)"] * 5 + [deaf, "print('late')"], timeout=2,
+                               notebook_timeout=10)
+    assert outputs[-1] == [("GradingLimit", "not run: the notebook's time limit (10 s) was reached")], outputs
+    # the limit, one cell's limit, nbclient's 4 s wait for output and 5 s for a new kernel
+    assert seconds <= 10 + 2 + 4 + 5, f"{seconds:.1f} s for a notebook limited to 10 s"
 
 
 # --- without grading --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Hostile and broken submissions of ps03-rnn, each built from the reference or a wrong fixture.
 
 ps03-rnn has 11 one-point tests: six visible (V1 .. V5) and five hidden (H1 .. H5), one pair per
-answer (part 2 has two visible tests). A case is one student of an LMS zip. Its builder takes
+answer (part 2 has two visible tests). The suite grades with ``confirm_visible`` on: a visible
+test's point also needs the hidden check of its answer, so notes-answer (10 without it) gets 9. A case is one student of an LMS zip. Its builder takes
 the reference answers or a committed wrong fixture (``tests/fixtures/ps03-rnn/``) and injects
 an extra cell, edits an answer cell or edits the JSON. Each case predicts
 
@@ -154,6 +155,8 @@ def hunt(repo, course, archive, port, hosts, roots=("/",)):
         try:
             if (os.path.islink(path) and not follow) or not os.path.isfile(path):
                 return
+            if "/.ipython/" in os.path.realpath(path):
+                return  # the kernel's own command history
             if os.path.getsize(path) > 60_000_000:
                 return
             with open(path, "rb") as f:
@@ -549,17 +552,22 @@ def _ignore_interrupt(ctx):
 
 
 def _fork_bomb(ctx):
+    # Bounded at 2**10 = 1024 processes, twice the sandbox's 512: enough to prove the limit, and safe for
+    # the machine (32768 PIDs) while that limit does not hold (test_processes_are_capped).
     return dump(prepend(reference_answers(), "many_to_one", '''
-        import os
+        import os, signal, time
 
-        def _bomb():
-            while True:
-                try:
-                    os.fork()  # every child goes on forking
-                except BaseException:  # the process limit, the grader's interrupt: carry on
-                    pass
-
-        _bomb()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # deaf to the grader's interrupt, children too
+        _first = os.getpid()
+        for _ in range(10):  # every process forks every round
+            try:
+                os.fork()
+            except OSError:  # the process limit
+                pass
+        if os.getpid() != _first:
+            time.sleep(3600)
+        while True:
+            pass
         '''))
 
 
@@ -705,7 +713,7 @@ CASES = [
     # reading and writing what a student must not
     Case("hunt-secrets", "notes-answer + walks the file system for expectations, solutions, gradebooks, other "
          "students' work, uses any it finds; connects to the host",
-         _hunt_secrets, 10, (H1,), (H1, "rnn_lm_num_params.random:")),
+         _hunt_secrets, 9, (V1, H1), (H1, "rnn_lm_num_params.random:")),
     Case("forge-results", "double-bias + writes to gradebooks, results, sources, grader code, the venv; prints "
          "'hidden test passed'", _forge_results, 9, DOUBLE_BIAS_LOST, (H5, HIDDEN_DIFFER)),
     # resources
@@ -713,7 +721,7 @@ CASES = [
          (V1, H1), (V1, "is not defined"), bug=CONFIRM_BUG),
     Case("ignore-interrupt", "SIGINT ignored, then an endless loop, before to_gluon_rnn is defined",
          _ignore_interrupt, 9, (V5, H5), (V5, "is not defined"), bug=CONFIRM_BUG),
-    Case("fork-bomb", "a fork bomb deaf to interrupts before many_to_one is defined", _fork_bomb, 9,
+    Case("fork-bomb", "1024 processes by forking (deaf to interrupts) before many_to_one is defined", _fork_bomb, 9,
          (V4, H4), (V4, "is not defined"), bug=CONFIRM_BUG),
     Case("huge-alloc", "many_to_one allocates 16 GB", _huge_alloc, 9, (V4, H4), (H4, "MemoryError")),
     Case("output-flood", "a cell printing 20 MB, 5 MB of stderr, 100 displays of 99k characters, 5 MB JSON "
@@ -723,9 +731,7 @@ CASES = [
     Case("procs-left-behind", "leaves `sleep` processes: own session, orphaned, a double-forked daemon deaf "
          "to SIGHUP/SIGTERM", _procs_left_behind, FULL),
     # the kernel ends
-    Case("sys-exit", "many_to_one calls sys.exit", _sys_exit, 9, (V4, H4), (H4, "SystemExit"),
-         bug="grader bug: autograder.checks.check catches Exception only, so a SystemExit in the answer "
-             "leaves no probe and the hidden test says 'no answer was recorded' instead of why"),
+    Case("sys-exit", "many_to_one calls sys.exit", _sys_exit, 9, (V4, H4), (V4, "SystemExit"), bug=CONFIRM_BUG),
     Case("os-exit", "input_gradient_norms calls os._exit (the kernel dies in both of its tests)", _os_exit, 9,
          (V3, H3), (V3, "kernel died"), bug=CONFIRM_BUG),
     Case("segfault", "reads address 0 with ctypes before to_gluon_rnn is defined", _segfault, 9,
@@ -758,4 +764,4 @@ REFUSED = [
 # zip-slip: paths out of the archive; nothing is extracted, the grade table must name each
 ZIP_SLIP = [f"../../../tmp/{{mark}}/{NB}", f"/tmp/{{mark}}-abs/{NB}", f"..\\..\\{{mark}}-win\\{NB}"]
 # an id built to forge a line of the grade table
-TABLE_FORGER = f"evil\nreference      11    11  graded/{NB}"
+TABLE_FORGER = f"evil\nreference      11    11  graded\nx/{NB}"
