@@ -320,7 +320,9 @@ class TrustedVerdict(Preprocessor):
         from autograder import checks
 
         if payload is None:
-            return f"{name}: no answer was recorded (the cell did not reach the check)"
+            spec = checks.checks_of(assignment)[name]
+            return (f"{name}: no answer was recorded: the test stopped before its check (is "
+                    f"`{spec.target}` defined? did an earlier cell fail?). Hint: {spec.hint}")
         if "error" in payload:
             hint = checks.checks_of(assignment)[name].hint
             return f"{name}: your answer raised {str(payload['error'])[:160]}. Hint: {hint}"

@@ -31,6 +31,6 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# A visible test's point also needs the hidden checks of the answers it uses (off until every
-# problem set's fixture predictions are re-proven under it).
-c.TrustedVerdict.confirm_visible = False
+# A visible test runs in the student's kernel, which can be made to report a pass: its point also
+# needs the hidden checks of the answers it uses to pass (autograder/sandbox.py, TrustedVerdict).
+c.TrustedVerdict.confirm_visible = True
