@@ -2,7 +2,8 @@
 
 ps03-rnn has 11 one-point tests: six visible (V1 .. V5) and five hidden (H1 .. H5), one pair per
 answer (part 2 has two visible tests). The suite grades with ``confirm_visible`` on: a visible
-test's point also needs the hidden check of its answer, so notes-answer (10 without it) gets 9. A case is one student of an LMS zip. Its builder takes
+test's point also needs the hidden check of its answer, so notes-answer (10 without it) gets 9.
+A case is one student of an LMS zip. Its builder takes
 the reference answers or a committed wrong fixture (``tests/fixtures/ps03-rnn/``) and injects
 an extra cell, edits an answer cell or edits the JSON. Each case predicts
 
@@ -291,7 +292,8 @@ def forge_cell(ctx: Ctx) -> str:
             "another student's submission": lambda: _append(
                 os.path.join(_course, "submitted", "reference", "ps03-rnn", "ps03-rnn.ipynb")),
             "class archive": lambda: _append({str(ctx.archive)!r}),
-            "source notebook": lambda: _append(os.path.join(_repo, "exercises", "source", "ps03-rnn", "ps03-rnn.ipynb")),
+            "source notebook": lambda: _append(
+                os.path.join(_repo, "exercises", "source", "ps03-rnn", "ps03-rnn.ipynb")),
             "grader code": lambda: _append(os.path.join(_repo, "autograder", "checks.py")),
             "new grader module": lambda: _create(os.path.join(_repo, "autograder", _mark + ".py")),
             "library code": lambda: _append(os.path.join(_repo, "seqmx", "__init__.py")),
