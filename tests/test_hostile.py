@@ -152,14 +152,21 @@ def repo_state() -> dict:
                 modes={t: (REPO / t).stat().st_mode for t in TARGETS})
 
 
+# what ps03-rnn's grading reads: judged strictly, even if someone edits it meanwhile
+STRICT = ("data/", "exercises/source/ps03-rnn/", "autograder/expectations/ps03-rnn.json",
+          "autograder/problems/ps03_rnn.py")
+
+
 def changed_outside(before: dict, after: dict) -> list[str]:
     """Files of the watched folders that changed, except those others changed: dirty in git when grading
-    began (work in progress) or changed by a commit made meanwhile (other people commit in this tree).
-    A file a hostile cell changed is neither, unless someone committed it: the marker scan covers that."""
+    began, changed by a commit made meanwhile, or left modified by an editor (other people work in this
+    tree) unless ps03-rnn's grading reads it. A hostile cell writes its marker into every file it
+    touches, or attacks a named target: the marker scan and the targets' checks see those anyway."""
     committed = set(git("diff", "--name-only", before["head"], after["head"], "--", *WATCHED).split())
+    edited = {p for p in after["dirty"] if not p.startswith(STRICT)}
     old, new = before["hashes"], after["hashes"]
     return sorted(p for p in old.keys() | new.keys()
-                  if old.get(p) != new.get(p) and p not in before["dirty"] | committed)
+                  if old.get(p) != new.get(p) and p not in before["dirty"] | committed | edited)
 
 
 def tree_hashes() -> dict[str, str]:
