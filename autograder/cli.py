@@ -62,11 +62,12 @@ def grade(assignment: str, submissions: str) -> int:
     from nbgrader.api import Gradebook, MissingEntry
 
     course.require_assignment(assignment)
-    from autograder.sandbox import SandboxMissing, bwrap_path
+    from autograder.sandbox import SandboxMissing, bwrap_path, clean_stale
     try:
         bwrap_path()
     except SandboxMissing as err:
         raise UsageError(str(err))
+    clean_stale()  # what a killed run left behind (runtime folders, cgroups)
     notebooks = course.notebooks(assignment)
     if len(notebooks) != 1:
         raise UsageError(f"{assignment}: expected one notebook in source/, found {len(notebooks)}")
@@ -100,6 +101,8 @@ def grade(assignment: str, submissions: str) -> int:
                 continue
             status = f"graded as blank: {staged[sub.student]}" if staged.get(sub.student) else "graded"
             rows.append((sub.student, f"{s.score:g}", f"{s.max_score:g}", status))
+    # an id or a file name comes from the submission: one printable line each, whatever it holds
+    rows = [tuple(_printable(x) for x in r) for r in rows]
     width = max(len("student"), *(len(r[0]) for r in rows))
     print(f"{'student':<{width}}  {'score':>6}  {'max':>4}  status")
     for student, score, max_score, status in rows:
@@ -107,6 +110,11 @@ def grade(assignment: str, submissions: str) -> int:
     not_graded = sum(r[3] != "graded" for r in rows)  # unreadable ones count: the instructor must look
     print(f"{len(rows) - not_graded} of {len(rows)} submissions graded")
     return 1 if not_graded else 0
+
+
+def _printable(text: str) -> str:
+    """Control characters (a newline in a student id) escaped: no line of the table can be forged."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def export(to: str) -> int:

@@ -67,14 +67,18 @@ class SandboxKernelManager(AsyncKernelManager):
     max_pids = Integer(512, help="processes and threads of the sandbox (pids cgroup)").tag(config=True)
     disk_bytes = Integer(256 << 20, help="size of the writable scratch folder (tmpfs)").tag(config=True)
     threads = Integer(2, help="OpenMP / MXNet worker threads").tag(config=True)
+    small_tmp_bytes = Integer(16 << 20, help="size of the sandbox's /tmp and /dev/shm").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._runtime = Path(tempfile.mkdtemp(prefix="seqmx-kernel-"))
+        # the owner's pid in the name: a later run can tell a killed grader's folder from a live one
+        self._runtime = Path(tempfile.mkdtemp(prefix=f"seqmx-kernel-{os.getpid()}-"))
         self.transport = "ipc"
         self.ip = str(self._runtime / "k")
         self.connection_file = str(self._runtime / "kernel.json")
         self._cgroup: Path | None = None
+        # a signal cannot reach the kernel through bwrap --new-session: interrupt by message
+        self.kernel_spec.interrupt_mode = "message"
 
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         work = "/sandbox/work"
@@ -93,13 +97,19 @@ class SandboxKernelManager(AsyncKernelManager):
         # float32 arithmetic of `calibrate`, or a trained perplexity moves by up to 10% (measured)
         env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})
         setenv = [a for k, v in env.items() for a in ("--setenv", k, v)]
+        self._cgroup = _new_pids_cgroup(self.max_pids)
+        # the sandbox enters its cgroup before it starts: a process forked later cannot escape it
+        enter = (["sh", "-c", f'echo $$ > {self._cgroup}/cgroup.procs && exec "$@"', "sh"]
+                 if self._cgroup else [])
         return [
-            bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *setenv,
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *binds,
+            *enter, bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *setenv,
+            "--dev", "/dev", "--proc", "/proc", "--size", str(self.small_tmp_bytes), "--tmpfs", "/tmp",
+            "--size", str(self.small_tmp_bytes), "--tmpfs", "/dev/shm", *binds,
             # the calibrated expectations are inside autograder/: cover them with an empty folder
             "--tmpfs", str(REPO / "autograder" / "expectations"),
             "--bind", str(self._runtime), str(self._runtime),
             "--size", str(self.disk_bytes), "--tmpfs", work, "--chdir", work,
+            "--remount-ro", "/",  # the sandbox's own root folder: nothing to write there
             "prlimit", f"--as={self.memory_bytes}", f"--fsize={self.file_bytes}", "--nofile=256", "--core=0",
             f"--nproc={self.max_pids}", "--",
             sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
@@ -109,9 +119,14 @@ class SandboxKernelManager(AsyncKernelManager):
         kw.pop("env", None)  # --clearenv: nothing of the grader's environment enters
         kw["cwd"] = str(self._runtime)
         await super()._async_launch_kernel(kernel_cmd, env={"PATH": os.environ.get("PATH", "")}, **kw)
-        self._cgroup = _pids_cgroup(self.provisioner.process.pid, self.max_pids)
+
+    def seal(self) -> None:
+        """Once the kernel has made its sockets, its runtime folder (the host's, shared for the
+        Unix sockets) becomes immutable: the sandbox can no longer write a byte into it."""
+        _chattr("+i", self._runtime)
 
     async def _async_cleanup_resources(self, restart=False):
+        _chattr("-i", self._runtime)
         await super()._async_cleanup_resources(restart=restart)
         _kill_cgroup(self._cgroup)
         self._cgroup = None
@@ -119,19 +134,56 @@ class SandboxKernelManager(AsyncKernelManager):
             shutil.rmtree(self._runtime, ignore_errors=True)
 
 
+def _chattr(flag: str, folder: Path) -> None:
+    """chattr on a folder and its files, where the machine allows it (root, ext4/xfs/tmpfs)."""
+    import subprocess
+    if shutil.which("chattr") and folder.exists():
+        paths = [folder, *folder.iterdir()] if flag == "+i" else [folder]
+        if flag == "+i":
+            paths = [p for p in paths if not p.is_socket()]
+        subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True)
+        if flag == "-i":
+            subprocess.run(["chattr", "-R", flag, str(folder)], capture_output=True)
+
+
+def clean_stale(root: Path = Path(tempfile.gettempdir())) -> None:
+    """Remove what a killed grader left: runtime folders and cgroups whose owner process is gone."""
+    for folder in root.glob("seqmx-kernel-*"):
+        if not _owner_alive(folder.name, "seqmx-kernel-"):
+            _chattr("-i", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+    if PIDS_ROOT.is_dir():
+        for group in PIDS_ROOT.glob("seqmx-*"):
+            if not _owner_alive(group.name, "seqmx-"):
+                _kill_cgroup(group)
+
+
+def _owner_alive(name: str, prefix: str) -> bool:
+    """Whether the process whose pid follows ``prefix`` in ``name`` still runs (True if unknown)."""
+    try:
+        pid = int(name[len(prefix):].split("-", 1)[0])
+        os.kill(pid, 0)
+    except ValueError:
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 PIDS_ROOT = Path("/sys/fs/cgroup/pids")
 
 
-def _pids_cgroup(pid: int, max_pids: int) -> Path | None:
-    """Put ``pid`` (and so its children) into a fresh pids cgroup (v1), if the machine lets us."""
+def _new_pids_cgroup(max_pids: int) -> Path | None:
+    """A fresh pids cgroup (v1) allowing ``max_pids`` processes and threads, if the machine lets us."""
     try:
-        group = PIDS_ROOT / f"seqmx-{uuid.uuid4().hex[:12]}"
+        group = PIDS_ROOT / f"seqmx-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         group.mkdir()
         (group / "pids.max").write_text(str(max_pids))
-        (group / "cgroup.procs").write_text(str(pid))
         return group
     except OSError:
-        return None  # no writable cgroup: RLIMIT_NPROC (prlimit) is the remaining limit
+        return None  # no writable cgroup: RLIMIT_NPROC (prlimit) is the remaining limit (not for root)
 
 
 def _kill_cgroup(group: Path | None) -> None:
@@ -177,6 +229,12 @@ class SandboxedExecute(Execute):
         self._started = None
         self._replay: list[str] = []
 
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        if isinstance(self.km, SandboxKernelManager):
+            self.km.seal()
+        return kc
+
     def preprocess(self, nb, resources=None, km=None):
         self._started, self._replay = None, []
         return super().preprocess(nb, resources, km)
@@ -213,19 +271,39 @@ class SandboxedExecute(Execute):
     execute_cell = run_sync(async_execute_cell)  # nbconvert calls the sync one, bound to nbclient's
 
     def _cap_outputs(self, cell) -> None:
-        """Keep at most ``max_output_chars`` of each text output (a 50 MB line is not stored)."""
+        """At most ``max_output_chars`` of output per cell, whatever its kind (a 50 MB line, a
+        hundred large displays, JSON data): what is past the budget is dropped, with a note."""
+        budget, kept, probes = self.max_output_chars, [], 0
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and len(out.get("text", "")) > self.max_output_chars:
-                out["text"] = out["text"][: self.max_output_chars] + "\n[output truncated by the grader]\n"
-            for key, value in list(out.get("data", {}).items()):
-                if isinstance(value, str) and len(value) > self.max_output_chars and key != PROBE_MIME:
-                    out["data"][key] = value[: self.max_output_chars] + "\n[output truncated by the grader]"
+            size = len(json.dumps(out, default=str))
+            if PROBE_MIME in out.get("data", {}) and probes < 20 and size <= 20 * self.max_output_chars:
+                kept.append(out)  # a check's recorded values: judged by TrustedVerdict, own budget
+                probes += 1
+                continue
+            if size <= budget:
+                kept.append(out)
+                budget -= size
+                continue
+            if out.get("output_type") == "stream" and budget > 0:
+                out["text"] = out.get("text", "")[:budget]
+                kept.append(out)
+            elif out.get("output_type") == "error":
+                kept.append(new_output("error", ename=str(out.get("ename", "Error"))[:100],
+                                       evalue=str(out.get("evalue", ""))[:1000], traceback=[]))
+            budget = 0
+        if len(kept) < len(cell.get("outputs", [])) or budget == 0:
+            kept.append(new_output("stream", name="stdout", text="\n[output truncated by the grader]\n"))
+        cell.outputs = kept
 
     async def _restart_and_replay(self) -> None:
         """A fresh sandboxed kernel with the definitions of every cell that ran without error."""
         await self.km.restart_kernel(now=True)
         await self.kc.wait_for_ready(timeout=60)
+        self.km.seal()
+        import time
         for code in self._replay:
+            if time.monotonic() - self._started > self.notebook_timeout:
+                break  # the notebook's time is up: later cells will say so
             try:
                 reply = await self.kc._async_execute_interactive(code, store_history=False, allow_stdin=False,
                                                                  timeout=self.timeout,
@@ -270,6 +348,9 @@ class TrustedVerdict(Preprocessor):
         self._assignment = None
         graded = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
                   and not c.metadata["nbgrader"].get("solution")]
+        for cell in nb.cells:  # recorded values count only in the hidden test cell that asked for them
+            if cell.cell_type == "code" and self.marker not in cell.source:
+                cell.outputs = [o for o in cell.get("outputs", []) if PROBE_MIME not in o.get("data", {})]
         for cell in graded:
             if self.marker in cell.source:
                 self.judge_hidden(cell)
@@ -288,6 +369,12 @@ class TrustedVerdict(Preprocessor):
                 if re.search(rf"(?<![\w.]){re.escape(spec.target)}(?!\w)", cell.source)}
         failed = sorted(name for name, spec in specs.items()
                         if spec.target in used and self._passed.get(name) is False)
+        # a number shown by a test cell is partial credit to nbgrader: the kernel does not get to say
+        cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+        own = [o for o in cell.outputs if o.get("output_type") == "error"]
+        if own:
+            cell.outputs = own[:1]  # it failed on its own: the student sees why
+            return
         if failed:
             reason = (f"not confirmed: the hidden check {failed[0]} of the same answer failed, so this "
                       "test's own result cannot be trusted")

@@ -34,24 +34,33 @@ CANVAS_NAME = re.compile(r"([^_/]+?)(?:_LATE)?_\d+_\d+_.*\.ipynb")
 
 
 def _student_of(parts: tuple[str, ...], name: str) -> str:
-    """The student id: from a Canvas-style file name, else the folder the notebook sits in."""
+    """The student id: the folder the notebook sits in, else (at the top) a Canvas-style file name.
+
+    A file in a student's folder is that student's, whatever its name says.
+    """
+    if parts:
+        return parts[0]
     m = CANVAS_NAME.fullmatch(name)
-    if m:
-        return m.group(1)
-    return parts[0] if parts else ""
+    return m.group(1) if m else ""
+
+
+def _hidden(parts: tuple[str, ...], name: str) -> bool:
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts) or name.startswith(".")
 
 
 def _from_entries(entries: list[tuple[tuple[str, ...], str, str, callable]]) -> list[Submission]:
     """entries: (folder parts, file name, where, read) for every *.ipynb found."""
+    entries = [e for e in entries if not _hidden(e[0], e[1])]  # macOS and editor litter
     # an LMS zip often wraps everything in one top folder: drop it when all share it
     tops = {parts[0] for parts, *_ in entries if parts}
     if len(tops) == 1 and all(len(parts) >= 2 for parts, *_ in entries):
         entries = [(parts[1:], name, where, read) for parts, name, where, read in entries]
     found: dict[str, Submission] = {}
+    duplicated: set[str] = set()
     for parts, name, where, read in sorted(entries, key=lambda e: e[2]):
-        if any(p.startswith(".") or p == "__MACOSX" for p in parts) or name.startswith("."):
-            continue
         student = _student_of(parts, name)
+        if student in duplicated:
+            continue  # a third (or later) notebook of a student refused twice: still refused
         if not student:
             found[where] = Submission(where, where, None, "cannot tell whose notebook this is "
                                       "(expected <student>/<notebook>.ipynb or an LMS file name)")
@@ -61,6 +70,7 @@ def _from_entries(entries: list[tuple[tuple[str, ...], str, str, callable]]) -> 
                                       "(letters, digits, '_', '.', '-'; at most 64)")
             continue
         if student in found and found[student].data is not None:
+            duplicated.add(student)
             found[student] = Submission(student, where, None,
                                         f"more than one notebook for student {student!r} "
                                         f"({found[student].source} and {where})")
@@ -93,15 +103,17 @@ def from_zip(archive: Path) -> list[Submission]:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile:
         raise UsageError(f"{archive}: not a zip file")
-    entries = []
+    entries, refused = [], []
     with zf:
         for info in zf.infolist():
             path = PurePosixPath(info.filename.replace("\\", "/"))
             if info.is_dir() or path.suffix != ".ipynb":
                 continue
             parts = tuple(p for p in path.parts[:-1] if p not in ("", "."))
-            if path.is_absolute() or ".." in parts:
-                entries.append((("..",), path.name, f"{archive}:{info.filename}", lambda: b""))
+            if path.is_absolute() or ".." in parts:  # zip-slip: refused by name, never read
+                where = f"{archive}:{info.filename}"
+                refused.append(Submission(where, where, None, "zip member outside the archive's "
+                                          "folder (absolute or '..' path): refused"))
                 continue
 
             def read(info=info):
@@ -110,7 +122,7 @@ def from_zip(archive: Path) -> list[Submission]:
                 with zf.open(info) as f:
                     return f.read(MAX_NOTEBOOK_BYTES + 1)
             entries.append((parts, path.name, f"{archive}:{info.filename}", read))
-        return _from_entries(entries)
+        return _from_entries(entries) + refused
 
 
 def collect(path: Path) -> list[Submission]:

@@ -720,11 +720,11 @@ CASES = [
          "'hidden test passed'", _forge_results, 9, DOUBLE_BIAS_LOST, (H5, HIDDEN_DIFFER)),
     # resources
     Case("infinite-loop", "`while True: pass` before rnn_lm_num_params is defined", _infinite_loop, 9,
-         (V1, H1), (V1, "is not defined"), bug=CONFIRM_BUG),
+         (V1, H1), (V1, "is not defined")),
     Case("ignore-interrupt", "SIGINT ignored, then an endless loop, before to_gluon_rnn is defined",
-         _ignore_interrupt, 9, (V5, H5), (V5, "is not defined"), bug=CONFIRM_BUG),
+         _ignore_interrupt, 9, (V5, H5), (V5, "is not defined")),
     Case("fork-bomb", "1024 processes by forking (deaf to interrupts) before many_to_one is defined", _fork_bomb, 9,
-         (V4, H4), (V4, "is not defined"), bug=CONFIRM_BUG),
+         (V4, H4), (V4, "is not defined")),
     Case("huge-alloc", "many_to_one allocates 16 GB", _huge_alloc, 9, (V4, H4), (H4, "MemoryError")),
     Case("output-flood", "a cell printing 20 MB, 5 MB of stderr, 100 displays of 99k characters, 5 MB JSON "
          "and 5 MB in the probes' MIME type", _output_flood, FULL),
@@ -733,11 +733,11 @@ CASES = [
     Case("procs-left-behind", "leaves `sleep` processes: own session, orphaned, a double-forked daemon deaf "
          "to SIGHUP/SIGTERM", _procs_left_behind, FULL),
     # the kernel ends
-    Case("sys-exit", "many_to_one calls sys.exit", _sys_exit, 9, (V4, H4), (V4, "SystemExit"), bug=CONFIRM_BUG),
+    Case("sys-exit", "many_to_one calls sys.exit", _sys_exit, 9, (V4, H4), (V4, "SystemExit")),
     Case("os-exit", "input_gradient_norms calls os._exit (the kernel dies in both of its tests)", _os_exit, 9,
-         (V3, H3), (V3, "kernel died"), bug=CONFIRM_BUG),
+         (V3, H3), (V3, "kernel died")),
     Case("segfault", "reads address 0 with ctypes before to_gluon_rnn is defined", _segfault, 9,
-         (V5, H5), (V5, "is not defined"), bug=CONFIRM_BUG),
+         (V5, H5), (V5, "is not defined")),
     # tampered metadata and test cells
     Case("tampered-metadata", "double-bias with points 100, unlocked cells, answers graded for 50, its failing "
          "test ungraded, schema_version 99, bad checksums, a 1000-point cell", _tampered_metadata, 9,
