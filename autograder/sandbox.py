@@ -235,6 +235,8 @@ class SandboxedExecute(Execute):
             self.km.seal()
         return kc
 
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # as execute_cell below
+
     def preprocess(self, nb, resources=None, km=None):
         self._started, self._replay = None, []
         return super().preprocess(nb, resources, km)
