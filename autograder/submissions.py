@@ -52,8 +52,11 @@ def _from_entries(entries: list[tuple[tuple[str, ...], str, str, callable]]) -> 
     """entries: (folder parts, file name, where, read) for every *.ipynb found."""
     entries = [e for e in entries if not _hidden(e[0], e[1])]  # macOS and editor litter
     # an LMS zip often wraps everything in one top folder: drop it when all share it
+    # (student folders inside it, or an LMS's flat files inside it, named by student)
     tops = {parts[0] for parts, *_ in entries if parts}
-    if len(tops) == 1 and all(len(parts) >= 2 for parts, *_ in entries):
+    nested = all(len(parts) >= 2 for parts, *_ in entries)
+    flat_lms = all(len(parts) == 1 and CANVAS_NAME.fullmatch(name) for parts, name, *_ in entries)
+    if len(tops) == 1 and entries and (nested or flat_lms):
         entries = [(parts[1:], name, where, read) for parts, name, where, read in entries]
     found: dict[str, Submission] = {}
     duplicated: set[str] = set()
