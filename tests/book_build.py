@@ -17,7 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def built_book():
     """``jupyter-book build . -W -n --keep-going`` (warnings as errors, nitpicky references), run once."""
+    import fcntl
+
     jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", str(REPO), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=3600)
+    (REPO / "_build").mkdir(exist_ok=True)
+    # should two test processes build anyway (seen in CI: both xdist workers built at once), the
+    # second waits for the first and then rebuilds from its execution cache, in seconds
+    with open(REPO / "_build" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([str(jb), "build", str(REPO), "-W", "-n", "--keep-going"],
+                              capture_output=True, text=True, timeout=3600)
     return proc
