@@ -36,6 +36,21 @@ class Check:
     why: str = "exact: integers and deterministic float arithmetic"  # the tolerance's reason
 
 
+def mx_np():
+    """MXNet's NumPy interface, imported when a probe runs (not when the grader starts)."""
+    from mxnet import np, npx
+    npx.set_np()
+    return np
+
+
+def plain_array(a) -> dict:
+    """An array as plain values: its shape, its dtype string and its values (floats)."""
+    import numpy as onp
+    values = a.asnumpy() if hasattr(a, "asnumpy") else onp.asarray(a)
+    return {"shape": [int(s) for s in values.shape], "dtype": str(values.dtype),
+            "values": values.astype("float64").tolist()}
+
+
 def problem_module(assignment: str):
     """The module that defines an assignment's ``CHECKS`` (``ps01-x`` -> ``problems/ps01_x.py``)."""
     return importlib.import_module(f"autograder.problems.{assignment.replace('-', '_')}")

@@ -13,7 +13,7 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check
+from autograder.checks import Check, mx_np as _np, plain_array as _plain
 
 SEEDS = {"rnn_lm_num_params": 301, "rnn_forward": 302, "input_gradient_norms": 303,
          "many_to_one": 304, "to_gluon_rnn": 305}
@@ -23,19 +23,6 @@ SEEDS = {"rnn_lm_num_params": 301, "rnn_forward": 302, "input_gradient_norms": 3
 VALUES_WHY = ("float32: the same formula summed in another order (np.dot, a concatenated [H, X] "
               "product, Gluon's fused kernel) differs by ~1e-7 relative per step; 1e-5 relative "
               "+ 1e-6 absolute allows that over 8 steps, a wrong formula misses it by far")
-
-
-def _np():
-    from mxnet import np, npx
-    npx.set_np()
-    return np
-
-
-def _plain(a) -> dict:
-    """An array as plain values: its shape, its dtype string and its values (floats)."""
-    values = a.asnumpy() if hasattr(a, "asnumpy") else onp.asarray(a)
-    return {"shape": [int(s) for s in values.shape], "dtype": str(values.dtype),
-            "values": values.astype("float64").tolist()}
 
 
 def _note_000_case():

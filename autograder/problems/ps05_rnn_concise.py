@@ -15,7 +15,7 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check
+from autograder.checks import Check, plain_array as _plain
 
 SEEDS = {"gluon_lm_num_params": 501, "gluon_to_scratch": 502, "TiedRNNModel": 503, "ScratchRNNBlock": 504,
          "training": 0}
@@ -27,13 +27,6 @@ def _mx():
     from mxnet import np, npx
     npx.set_np()
     return np, npx
-
-
-def _plain(a) -> dict:
-    """An array as plain values: its shape, its dtype string and its values (floats)."""
-    values = a.asnumpy() if hasattr(a, "asnumpy") else onp.asarray(a)
-    return {"shape": [int(s) for s in values.shape], "dtype": str(values.dtype),
-            "values": values.astype("float64").tolist()}
 
 
 # --- part 1 ------------------------------------------------------------------------------

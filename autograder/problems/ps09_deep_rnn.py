@@ -15,7 +15,7 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check
+from autograder.checks import Check, mx_np as _np, plain_array as _plain
 
 SEEDS = {"stacked_rnn": 901, "stacked_rnn_grads": 902, "deep_num_params": 903, "residual_stacked_rnn": 904,
          "stacked_lstm": 905, "training": 0}
@@ -29,19 +29,6 @@ VALUES_WHY = ("float32: the same equations computed in another order (layers out
               "misses it by far")
 GRADS_WHY = ("float32 backpropagation through up to 7 steps and 3 layers, summed in another order by an "
              "equivalent forward pass: 1e-4 relative + 1e-5 absolute (gradients are of order 0.1 to 10)")
-
-
-def _np():
-    from mxnet import np, npx
-    npx.set_np()
-    return np
-
-
-def _plain(a) -> dict:
-    """An array as plain values: its shape, its dtype string and its values (floats)."""
-    values = a.asnumpy() if hasattr(a, "asnumpy") else onp.asarray(a)
-    return {"shape": [int(s) for s in values.shape], "dtype": str(values.dtype),
-            "values": values.astype("float64").tolist()}
 
 
 def _stack_cases(seed: int, count: int, equal_widths: bool = False, max_layers: int = 3) -> list[dict]:

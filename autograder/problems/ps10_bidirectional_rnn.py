@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as onp
 
-from autograder.checks import Check
+from autograder.checks import Check, mx_np as _np, plain_array as _plain
 
 SEEDS = {"bi_rnn_padded": 1001, "dependence": 1002, "masked_accuracy_by_position": 1003, "gap_outputs": 1004,
          "training": 0}
@@ -22,19 +22,6 @@ VALUES_WHY = ("float32: the same equations computed in another order (one sequen
               "batch with gathered indices and masks; one input product for all steps or one per step) differ "
               "by ~1e-7 relative per step; 1e-5 relative + 1e-6 absolute allows that over 8 steps, a wrong "
               "formula misses it by far")
-
-
-def _np():
-    from mxnet import np, npx
-    npx.set_np()
-    return np
-
-
-def _plain(a) -> dict:
-    """An array as plain values: its shape, its dtype string and its values (floats)."""
-    values = a.asnumpy() if hasattr(a, "asnumpy") else onp.asarray(a)
-    return {"shape": [int(s) for s in values.shape], "dtype": str(values.dtype),
-            "values": values.astype("float64").tolist()}
 
 
 def _bi_cases(seed: int, count: int, min_steps: int = 1) -> list[dict]:
