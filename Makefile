@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# matplotlib's font cache (~/.cache/matplotlib) is shared by every matplotlib on the machine; one
+# built by another install, whose fonts were then deleted, lacks the mathtext fonts and every
+# plot with math prints findfont warnings (seen in CI). This install keeps its own.
+export MPLCONFIGDIR := $(CURDIR)/$(VENV)/matplotlib
 
 .PHONY: venv book test test-fast release clean constraints
 
