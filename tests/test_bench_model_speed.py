@@ -1,0 +1,53 @@
+"""bench/model_speed.py: its FLOP count matches a hand count, and the PyTorch peer is the course's model.
+
+"The same model" is checked by parameter counts at one small configuration:
+the Gluon model (seqmx.rnn.RNNModel) and the PyTorch one have exactly as
+many parameters (both keep an input and a recurrent bias per gate block);
+the scratch models keep one bias per gate block, so they have G * H fewer.
+The PyTorch part runs in the benchmark venv .venv-bench and is skipped when
+that venv is missing.
+"""
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("model_speed", REPO / "bench" / "model_speed.py")
+model_speed = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(model_speed)
+
+VOCAB, HIDDENS = 7, 5
+
+
+def test_flops_per_token_by_hand():
+    # V = 3 (one-hot), H = 2. RNN forward: X W_xh 2*3*2 = 12, H W_hh 2*2*2 = 8, H W_hq 2*2*3 = 12 -> 32
+    assert model_speed.train_flops_per_token("rnn", 3, 2) == 3 * 32
+    # GRU: three blocks of X W (12) + H W (8) = 60, output 12 -> 72
+    assert model_speed.train_flops_per_token("gru", 3, 2) == 3 * 72
+    # LSTM: four blocks -> 80 + 12 = 92
+    assert model_speed.train_flops_per_token("lstm", 3, 2) == 3 * 92
+    # LSTM on an embedding of width 4: four blocks of 2*4*2 + 8 = 24 -> 96, output still 2*2*3 = 12
+    assert model_speed.train_flops_per_token("lstm", 3, 2, num_inputs=4) == 3 * 108
+
+
+def test_course_models_have_the_d2l_parameter_counts():
+    for cell, gates in model_speed.GATES.items():
+        # G blocks of W_x (V x H), W_h (H x H), one bias (H); output W_hq (H x V), b_q (V)
+        scratch = gates * (VOCAB * HIDDENS + HIDDENS * HIDDENS + HIDDENS) + HIDDENS * VOCAB + VOCAB
+        assert model_speed.course_params(cell, "scratch", VOCAB, HIDDENS) == scratch
+        assert model_speed.course_params(cell, "Gluon", VOCAB, HIDDENS) == scratch + gates * HIDDENS
+
+
+def test_torch_model_has_the_course_models_parameters():
+    python = model_speed.TORCH_PYTHON
+    if not python.exists():
+        pytest.skip(f"no benchmark venv: {model_speed.MAKE_VENV}")
+    proc = subprocess.run([str(python), str(model_speed.TORCH_SCRIPT), "params", "--vocab-size", str(VOCAB),
+                           "--num-hiddens", str(HIDDENS)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    torch_params = json.loads(proc.stdout)["parameters"]
+    for cell in model_speed.GATES:
+        assert torch_params[cell] == model_speed.course_params(cell, "Gluon", VOCAB, HIDDENS)
