@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from autograder import course
@@ -44,6 +45,27 @@ def release(names: list[str]) -> int:
     return 0
 
 
+def _check_gradebook() -> str:
+    """The gradebook's URL, once it is known to open: else one line naming it (password hidden)."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.engine import make_url
+
+    db_url = _coursedir().db_url
+    try:
+        shown = make_url(db_url).render_as_string(hide_password=True)
+    except Exception:
+        raise UsageError(f"gradebook URL {db_url!r} ($SEQMX_DB_URL) is not a database URL")
+    try:
+        with Gradebook(db_url):
+            pass
+    except ModuleNotFoundError as err:
+        raise UsageError(f"gradebook {shown}: its database driver is not installed ({err.name})")
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UsageError(f"gradebook {shown}: cannot open it: {first}")
+    return db_url
+
+
 def _ensure_in_gradebook(assignment: str) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -56,7 +78,7 @@ def _ensure_in_gradebook(assignment: str) -> None:
     release([assignment])
 
 
-def grade(assignment: str, submissions: str) -> int:
+def grade(assignment: str, submissions: str, workers: int | None = None, scheduler: str | None = None) -> int:
     """Autograde every submission of ``assignment`` found in a folder or an LMS zip."""
     from autograder import submissions as subs_mod
     from nbgrader.api import Gradebook, MissingEntry
@@ -72,6 +94,7 @@ def grade(assignment: str, submissions: str) -> int:
     if len(notebooks) != 1:
         raise UsageError(f"{assignment}: expected one notebook in source/, found {len(notebooks)}")
     found = subs_mod.collect(Path(submissions))
+    _check_gradebook()
     _ensure_in_gradebook(assignment)
     released = course.ROOT / "release" / assignment / notebooks[0]
     if not released.is_file():
@@ -79,12 +102,13 @@ def grade(assignment: str, submissions: str) -> int:
     import nbformat
     staged = subs_mod.stage(found, course.ROOT, assignment, notebooks[0],
                             nbformat.read(released, as_version=4))
-    failures = {}
-    for student in staged:
-        proc = course.nbgrader("autograde", assignment, f"--student={student}", "--force")
-        if proc.returncode:
-            failures[student] = f"nbgrader autograde failed: {_log_tail(proc)}"
-
+    from autograder.parallel import grade_class
+    started = time.monotonic()
+    coursedir = _coursedir()
+    results = grade_class(course.ROOT, assignment, notebooks[0], list(staged), coursedir.db_url,
+                          coursedir.config, workers=workers, scheduler=scheduler)
+    wall = time.monotonic() - started
+    failures = {s: r.error for s, r in results.items() if r.error}
     rows = []
     with Gradebook(_coursedir().db_url) as gb:
         for sub in sorted(found, key=lambda s: s.student):
@@ -109,7 +133,26 @@ def grade(assignment: str, submissions: str) -> int:
         print(f"{student:<{width}}  {score:>6}  {max_score:>4}  {status}")
     not_graded = sum(r[3] != "graded" for r in rows)  # unreadable ones count: the instructor must look
     print(f"{len(rows) - not_graded} of {len(rows)} submissions graded")
+    _summary([float(r[1]) for r in rows if r[1] != "-"], max((float(r[2]) for r in rows if r[2] != "-"), default=0))
+    # timings vary from run to run: on stderr, so that the table above is the same for the same class
+    busy = sum(r.seconds for r in results.values())
+    print(f"graded {len(results)} notebook(s) in {wall:.1f} s on {_where(workers, scheduler)}; "
+          f"{busy:.1f} s of grading in all ({busy / max(len(results), 1):.1f} s per notebook)", file=sys.stderr)
     return 1 if not_graded else 0
+
+
+def _summary(scores: list[float], max_score: float) -> None:
+    """The class at a glance: how many scored what."""
+    if not scores:
+        return
+    import statistics
+    print(f"scores out of {max_score:g}: mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
+          f"min {min(scores):g}, max {max(scores):g}; full marks {sum(s == max_score for s in scores)}, "
+          f"zero {sum(s == 0 for s in scores)}")
+
+
+def _where(workers: int | None, scheduler: str | None) -> str:
+    return f"the Dask cluster at {scheduler}" if scheduler else f"{workers or os.cpu_count()} local worker(s)"
 
 
 def _printable(text: str) -> str:
@@ -122,6 +165,7 @@ def export(to: str) -> int:
     dest = Path(to).resolve()
     if not dest.parent.is_dir():
         raise UsageError(f"{dest.parent}: no such folder for the grades file")
+    _check_gradebook()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
@@ -211,6 +255,12 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> i
     return 0
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -219,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grade", help="autograde a folder of <student>/<notebook>.ipynb or an LMS zip")
     g.add_argument("assignment")
     g.add_argument("submissions", help="folder of <student>/<notebook>.ipynb, or a .zip exported by an LMS")
+    g.add_argument("--workers", type=_positive, default=None,
+                   help="submissions graded at once on this machine (default: the number of cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a running Dask cluster (tcp://host:8786) instead of this machine")
     e = sub.add_parser("export", help="write all grades to a CSV file")
     e.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
     f = sub.add_parser("feedback", help="write every graded student's feedback (hidden tests redacted)")
@@ -238,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             return release(args.assignments)
         if args.command == "grade":
-            return grade(args.assignment, args.submissions)
+            return grade(args.assignment, args.submissions, args.workers, args.scheduler)
         if args.command == "export":
             return export(args.to)
         if args.command == "feedback":

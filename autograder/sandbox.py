@@ -147,11 +147,13 @@ def _chattr(flag: str, folder: Path) -> None:
 
 
 def clean_stale(root: Path = Path(tempfile.gettempdir())) -> None:
-    """Remove what a killed grader left: runtime folders and cgroups whose owner process is gone."""
-    for folder in root.glob("seqmx-kernel-*"):
-        if not _owner_alive(folder.name, "seqmx-kernel-"):
-            _chattr("-i", folder)
-            shutil.rmtree(folder, ignore_errors=True)
+    """Remove what a killed grader left: runtime folders, scratch courses (autograder.parallel) and
+    cgroups whose owner process is gone."""
+    for prefix in ("seqmx-kernel-", "seqmx-grade-"):
+        for folder in root.glob(prefix + "*"):
+            if not _owner_alive(folder.name, prefix):
+                _chattr("-i", folder)
+                shutil.rmtree(folder, ignore_errors=True)
     if PIDS_ROOT.is_dir():
         for group in PIDS_ROOT.glob("seqmx-*"):
             if not _owner_alive(group.name, "seqmx-"):

@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -492,7 +493,8 @@ def killed(released, graded, tmp_path_factory) -> dict:
     (folder / "linkdir").symlink_to(graded["course"] / "submitted", target_is_directory=True)
     before = folder_hashes(folder)
     log = open(tmp / "killed-run.log", "w")
-    run = subprocess.Popen([sys.executable, "-m", "autograder", "grade", PS, str(folder)], cwd=course,
+    # one worker: the class is graded in its order, so the first student is merged when the second runs
+    run = subprocess.Popen([sys.executable, "-m", "autograder", "grade", PS, str(folder), "--workers", "1"], cwd=course,
                            env=env_for(course), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline, sleepers = time.monotonic() + 900, []
     while time.monotonic() < deadline and run.poll() is None:
@@ -511,11 +513,14 @@ def killed(released, graded, tmp_path_factory) -> dict:
             break
         time.sleep(0.2)
     assert runtime and cgroup, (runtime, cgroup)  # the killed sandbox, found from its sleepers
+    scratch = [str(p) for p in Path(tempfile.gettempdir()).glob(f"seqmx-grade-{run.pid}-*")]
     after_kill = dict(sleepers=pgrep(f"sleep {ctx.sleep}"), runtime=runtime, cgroup=cgroup,
-                      runtime_left=Path(runtime).exists(), cgroup_left=Path("/sys/fs/cgroup/pids" + cgroup).exists())
+                      runtime_left=Path(runtime).exists(), cgroup_left=Path("/sys/fs/cgroup/pids" + cgroup).exists(),
+                      scratch_left=scratch)
     rerun = cli(course, "grade", PS, str(folder))  # it removes what the killed run left
     after_rerun = dict(runtime_left=Path(runtime).exists(),
-                       cgroup_left=Path("/sys/fs/cgroup/pids" + cgroup).exists())
+                       cgroup_left=Path("/sys/fs/cgroup/pids" + cgroup).exists(),
+                       scratch_left=[p for p in scratch if Path(p).exists()])
     export1 = cli(course, "export", "--to", str(tmp / "after-kill.csv"))
     book1 = gradebook(course)
     again = cli(course, "grade", PS, str(folder))
@@ -536,8 +541,10 @@ def test_a_grader_killed_mid_class_leaves_no_process_behind(killed):
 def test_what_a_killed_grader_leaves_is_removed_by_the_next_run(killed):
     """A SIGKILLed grader cannot clean up; the next run removes its sandbox's folder and cgroup."""
     assert killed["after_kill"]["runtime_left"]  # the case is real: the kill did leave them
+    assert killed["after_kill"]["scratch_left"]  # and the scratch course of the submission being graded
     state = killed["after_rerun"]
-    assert not state["runtime_left"] and not state["cgroup_left"], (killed["after_kill"], state)
+    assert not state["runtime_left"] and not state["cgroup_left"] and not state["scratch_left"], (
+        killed["after_kill"], state)
 
 
 @pytest.mark.slow

@@ -1,0 +1,190 @@
+"""Grade a class in parallel with Dask distributed; one writer merges the results into the gradebook.
+
+Each task grades one submission in isolation: it unpacks a scratch copy of the course (the
+assignment's source, the configuration and a private SQLite gradebook that knows only this
+assignment), runs stock ``nbgrader autograde --student=<id>`` there (every kernel in the
+sandbox, hidden tests judged outside it: ``exercises/nbgrader_config.py``) and returns the
+autograded notebook as text. Tasks never touch the course's gradebook. The process that
+submitted them is its only writer: as each result arrives it runs nbgrader's own
+``SaveAutoGrades`` and ``AssignLatePenalties`` preprocessors on the returned notebook against the
+course's gradebook (SQLite, or any SQLAlchemy URL such as PostgreSQL) and writes the notebook to
+``autograded/``, so a grader killed mid-class keeps every submission merged so far.
+
+By default a local cluster runs ``workers`` tasks at once (threads: each task waits on its own
+``nbgrader`` process, the work happens there). With ``scheduler`` (``tcp://host:8786``) the
+tasks go to a running Dask cluster, whose workers need this repository installed at the same
+path (``make venv``) and bubblewrap.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRATCH_PREFIX = "seqmx-grade-"  # + the owner's pid: autograder.sandbox.clean_stale removes a killed run's
+
+
+@dataclass
+class Result:
+    student: str
+    notebook: str | None  # the autograded notebook (JSON text), None when nbgrader failed
+    error: str            # one line, '' on success
+    seconds: float
+
+
+def course_template(course: Path, assignment: str) -> bytes:
+    """A tar of the smallest course that can autograde ``assignment``: its config, its source
+    folder and a gradebook made by ``nbgrader generate_assignment`` (so it knows every cell)."""
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-template-") as tmp:
+        root = Path(tmp)
+        shutil.copy(course / "nbgrader_config.py", root)
+        shutil.copytree(course / "source" / assignment, root / "source" / assignment)
+        proc = _nbgrader(root, "generate_assignment", assignment, "--force")
+        if proc.returncode:
+            raise RuntimeError(f"{assignment}: nbgrader generate_assignment failed in a scratch course: "
+                               f"{_tail(proc)}")
+        shutil.rmtree(root / "release", ignore_errors=True)  # the tasks need the gradebook, not the release
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            tar.add(root, arcname=".")
+        return buf.getvalue()
+
+
+def grade_one(template: bytes, assignment: str, student: str, files: dict[str, bytes],
+              threads: int | None = None) -> Result:
+    """Autograde one submission in a scratch course of its own (runs on a Dask worker).
+
+    ``files``: the staged submission folder, name -> bytes (the notebook, timestamp.txt);
+    ``threads``: the kernel's MXNet/OpenMP threads (default: the sandbox's setting)."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as tmp:
+        root = Path(tmp)
+        with tarfile.open(fileobj=io.BytesIO(template), mode="r:gz") as tar:
+            tar.extractall(root, filter="data")  # our own archive; the filter refuses any escape anyway
+        dest = root / "submitted" / "student" / assignment
+        dest.mkdir(parents=True)
+        for name, data in files.items():
+            (dest / Path(name).name).write_bytes(data)
+        # the student is 'student' in the scratch course: an id never becomes a path or an argument here
+        limits = [f"--SandboxKernelManager.threads={threads}"] if threads else []
+        proc = _nbgrader(root, "autograde", assignment, "--student=student", "--force", *limits)
+        graded = sorted((root / "autograded" / "student" / assignment).glob("*.ipynb"))
+        if proc.returncode or len(graded) != 1:
+            return Result(student, None, f"nbgrader autograde failed: {_tail(proc)}",
+                          time.monotonic() - started)
+        return Result(student, graded[0].read_text(encoding="utf-8"), "", time.monotonic() - started)
+
+
+def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    # the scratch course's own gradebook, whatever the instructor's environment names
+    env = dict(os.environ, SEQMX_DB_URL="sqlite:///" + str(root / "gradebook.db"),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True,
+                          text=True, env=env)
+
+
+def _tail(proc, lines: int = 3) -> str:
+    text = (proc.stderr or "") + (proc.stdout or "")
+    keep = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln] or text.splitlines()
+    return " | ".join(ln.strip() for ln in keep[-lines:])
+
+
+class Writer:
+    """The one writer of the course's gradebook and ``autograded/`` folder."""
+
+    def __init__(self, course: Path, db_url: str, assignment: str, notebook: str, config):
+        self.course, self.db_url, self.assignment = course, db_url, assignment
+        self.notebook_id = Path(notebook).stem
+        self.notebook = notebook
+        self.config = config
+
+    def merge(self, result: Result) -> None:
+        import nbformat
+        from sqlalchemy.exc import SAWarning
+
+        nb = nbformat.reads(result.notebook, as_version=4)
+        with warnings.catch_warnings():
+            # nbgrader 0.9's update_or_create_submission, under SQLAlchemy 2: autoflush notices only
+            warnings.simplefilter("ignore", SAWarning)
+            self._merge(result, nb)
+
+    def _merge(self, result: Result, nb) -> None:
+        from nbgrader.api import Gradebook
+        from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+        from nbgrader.utils import parse_utc
+
+        stamp = self.course / "submitted" / result.student / self.assignment / "timestamp.txt"
+        timestamp = parse_utc(stamp.read_text().strip()) if stamp.is_file() and stamp.read_text().strip() else None
+        with Gradebook(self.db_url) as gb:
+            gb.update_or_create_student(result.student)
+            if timestamp:
+                gb.update_or_create_submission(self.assignment, result.student, timestamp=timestamp)
+            else:
+                gb.update_or_create_submission(self.assignment, result.student)
+        resources = {"nbgrader": {"notebook": self.notebook_id, "assignment": self.assignment,
+                                  "student": result.student, "db_url": self.db_url}}
+        for pp in (SaveAutoGrades(config=self.config), AssignLatePenalties(config=self.config)):
+            nb, resources = pp.preprocess(nb, resources)
+        # the autograded copy, for feedback: written whole, then renamed into place
+        dest = self.course / "autograded" / result.student / self.assignment
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=dest, delete=False, suffix=".part", encoding="utf-8") as tmp:
+            tmp.write(result.notebook)
+        Path(tmp.name).replace(dest / self.notebook)
+
+
+def grade_class(course: Path, assignment: str, notebook: str, students: list[str], db_url: str, config,
+                workers: int | None = None, scheduler: str | None = None) -> dict[str, Result]:
+    """Grade every staged submission of ``students``; merge each into the gradebook as it arrives."""
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    template = course_template(course, assignment)
+    # as many busy threads as cores: N kernels of one thread each, not N kernels of two (OpenMP threads
+    # that outnumber the cores wait on each other); a remote cluster keeps the sandbox's setting
+    threads = None if scheduler else max(1, (os.cpu_count() or 1) // (workers or os.cpu_count() or 1))
+    writer = Writer(course, db_url, assignment, notebook, config)
+    results: dict[str, Result] = {}
+    if scheduler:
+        client, cluster = Client(scheduler), None
+    else:
+        # threads: a task only waits on its nbgrader process; no worker process to start or to leak
+        cluster = LocalCluster(n_workers=1, threads_per_worker=workers or os.cpu_count() or 1, processes=False,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        shared = client.scatter(template, broadcast=True)  # sent to each worker once, not with every task
+
+        def files(student: str) -> dict[str, bytes]:
+            folder = course / "submitted" / student / assignment
+            return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+        # submitted in the class's order, each its own task: pure=False, a re-run grades again
+        futures = [client.submit(grade_one, shared, assignment, s, files(s), threads, pure=False,
+                                 key=f"grade-{i}")
+                   for i, s in enumerate(students)]
+        with tqdm(total=len(futures), desc=f"grading {assignment}", unit="submission", file=sys.stderr,
+                  dynamic_ncols=True) as bar:
+            for future in as_completed(futures):
+                result = future.result()
+                if result.notebook is not None:
+                    try:
+                        writer.merge(result)
+                    except Exception as err:  # a notebook nbgrader wrote but the gradebook refused: say so
+                        result = Result(result.student, None, f"not merged into the gradebook: {err}",
+                                        result.seconds)
+                results[result.student] = result
+                bar.update(1)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
