@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import shlex
 import shutil
@@ -52,6 +53,7 @@ class Build:
     executed_records: list[str]  # chapters whose cache record is new: executed by this build
     executed_log: int  # myst-nb's "Executed notebook in" lines
     cached_log: int  # myst-nb's "Using cached notebook" lines
+    pages_read: int  # pages Sphinx (re)read: added + changed, from "updating environment:"
     returncode: int
     load: tuple[float, float]  # 1-minute load average at start and end
 
@@ -91,12 +93,14 @@ def build(book: Path, case: str, log: Path) -> Build:
     wall = time.perf_counter() - start
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = cache_records(book)
-    text = log.read_text(errors="replace")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))  # Sphinx colours its log
+    read = re.search(r"updating environment: (?:\[.*?\] )?(\d+) added, (\d+) changed", text)
     return Build(case=case, wall_s=wall,
                  cpu_s=(ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
                  executed_records=sorted(after[pk] for pk in after.keys() - before.keys()),
                  executed_log=text.count("Executed notebook in"),
                  cached_log=text.count("Using cached notebook"),
+                 pages_read=int(read[1]) + int(read[2]) if read else -1,
                  returncode=proc.returncode, load=(load0, os.getloadavg()[0]))
 
 
@@ -127,7 +131,8 @@ def main() -> int:
         b = build(book, case, tmp / f"build-{len(builds) + 1}.log")
         builds.append(b)
         print(f"{case}: {b.wall_s:.1f} s wall, {b.cpu_s:.1f} s CPU, executed {len(b.executed_records)} "
-              f"notebooks (log: {b.executed_log} executed, {b.cached_log} cached), exit {b.returncode}",
+              f"notebooks (log: {b.executed_log} executed, {b.cached_log} cached), {b.pages_read} pages read, "
+              f"exit {b.returncode}",
               flush=True)
 
     try:
@@ -147,13 +152,15 @@ def main() -> int:
     load_end = os.getloadavg()
     cold, warm = builds[0], builds[1]
     rows = [f"| {b.case} | {b.wall_s:.1f} | {b.cpu_s:.1f} | {len(b.executed_records)} "
-            f"({', '.join(b.executed_records) or 'none'}) | {b.executed_log} / {b.cached_log} | "
+            f"({', '.join(b.executed_records) or 'none'}) | {b.executed_log} / {b.cached_log} | {b.pages_read} | "
             f"{b.load[0]:.2f} → {b.load[1]:.2f} | {b.returncode} |" for b in builds]
     failed = [b.case for b in builds if b.returncode]
     zero = not warm.executed_records and warm.executed_log == 0
     verdict = (f"The rebuild with nothing changed executed {'no' if zero else 'SOME'} notebooks "
                f"({len(warm.executed_records)} new cache records, {warm.executed_log} \"Executed notebook\" "
-               f"log lines; {warm.cached_log} chapters taken from the cache).")
+               f"log lines)" + (": Sphinx found no page out of date and read none, so the execution cache was "
+                                "not even consulted." if warm.pages_read == 0 else
+                                f"; {warm.pages_read} pages read, {warm.cached_log} chapters from the cache."))
     headline = (f"Headline: book build cold {minutes(cold.wall_s)} wall ({cold.cpu_s:.0f} s CPU), rebuild with "
                 f"nothing changed {minutes(warm.wall_s)} ({warm.cpu_s:.1f} s CPU): "
                 f"{cold.wall_s / warm.wall_s:.0f}x faster, {len(warm.executed_records)} notebooks executed.")
@@ -171,15 +178,22 @@ def main() -> int:
         "Each build is `jupyter-book build <copy> -W -n --keep-going` (the Makefile's) on a copy of the "
         "tracked files in a temporary folder; CPU is user + system time of the build and every process it "
         "waited for (kernels, the problem-set release). Executed: the execution-cache records the build "
-        "added; log: myst-nb's \"Executed notebook\" / \"Using cached notebook\" lines.",
+        "added; log: myst-nb's \"Executed notebook\" / \"Using cached notebook\" lines; pages read: what "
+        "Sphinx found out of date (\"updating environment: N added, M changed\").",
         "",
-        "| build | wall s | CPU s | executed | log executed / cached | load (1 min) | exit |",
-        "| --- | ---: | ---: | --- | --- | --- | ---: |",
+        "| build | wall s | CPU s | executed | log executed / cached | pages read | load (1 min) | exit |",
+        "| --- | ---: | ---: | --- | --- | ---: | --- | ---: |",
         *rows,
         "",
         f"Cold / nothing changed: {cold.wall_s / warm.wall_s:.1f}x wall time, "
         f"{cold.cpu_s / warm.cpu_s:.1f}x CPU time. {verdict}",
     ]
+    if args.touch:
+        blank, code = builds[2], builds[3]
+        lines[-1] += (f" The blank line makes Sphinx read {args.touch} again ({blank.pages_read} pages read) but "
+                      "leaves its code cells, the only cells jupyter-cache hashes, as they were: "
+                      f"{len(blank.executed_records)} executed, {blank.cached_log} from the cache; the appended "
+                      f"code cell executes {', '.join(code.executed_records) or 'nothing'}.")
     if failed:
         lines += ["", f"**Failed builds** (non-zero exit): {', '.join(failed)}."]
     print("\n".join(lines))
