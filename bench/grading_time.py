@@ -85,6 +85,9 @@ def main() -> int:
         "| assignment | score | seconds | within 90 s |",
         "| --- | ---: | ---: | --- |",
     ]
+    slowest = max(rows, key=lambda r: float(r.split("|")[3]))
+    header[4:4] = [f"Headline: slowest assignment to grade one submission: {slowest.split('|')[1].strip()} "
+                   f"{float(slowest.split('|')[3]):.1f} s (limit {LIMIT_S:.0f} s).", ""]
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(header + rows) + "\n")

@@ -85,6 +85,9 @@ def main() -> int:
         f"{platform.python_version()}, by `python bench/isolation_overhead.py {args.assignment} --repeat "
         f"{args.repeat}`: `autograder grade` of the reference solution (one student), runs alternated.",
         "",
+        f"Headline: the sandbox costs {med['sandbox'] - med['stock']:+.1f} s per notebook "
+        f"({med['sandbox'] / med['stock']:.2f}x stock nbgrader's execution) on `{args.assignment}`.",
+        "",
         "| configuration | median s | runs (s) |",
         "| --- | ---: | --- |",
         *(f"| {m} | {med[m]:.1f} | {', '.join(f'{t:.1f}' for t in times[m])} |" for m in ("stock", "sandbox")),
