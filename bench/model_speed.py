@@ -260,6 +260,15 @@ def main() -> int:
             rows.append(f"| {cell.upper()} | {impl} | {params[cell, impl]:,} | {med:,.0f} | {vs} | {gflops:.2f} | "
                         f"{gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
                         f"{', '.join(f'{r:,.0f}' for r in rates[cell, impl])} |")
+    if has_torch:
+        ratios = [f"{c.upper()} " + " / ".join(
+            f"{statistics.median(rates[c, i]) / statistics.median(rates[c, 'PyTorch']):.2f}x" for i in IMPLS[:2])
+            for c in args.cells]
+        headline = (f"training tokens/s of the course's models against PyTorch (median, {args.threads} threads, "
+                    f"scratch / Gluon): {', '.join(ratios)}.")
+    else:
+        headline = "PyTorch not run: " + ", ".join(
+            f"{c.upper()} {i} {statistics.median(rates[c, i]):,.0f} tokens/s" for c in args.cells for i in impls) + "."
     flop_lines = [f"| {c.upper()} | {GATES[c]} | {train_flops_per_token(c, V, args.num_hiddens):,} |"
                   for c in args.cells]
     lines = [
@@ -274,6 +283,8 @@ def main() -> int:
         + (f" OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} was set on this machine: the OpenBLAS inside "
            "MXNet and NumPy ran that kernel (PyTorch's CPU build uses MKL, BLAS_INFO=mkl)."
            if "OPENBLAS_CORETYPE" in os.environ else ""),
+        "",
+        f"Headline: {headline}",
         "",
         f"The Time Machine, characters (vocabulary {V}), batch_size {args.batch_size}, num_steps {args.num_steps}, "
         f"num_hiddens {args.num_hiddens}, SGD lr {args.lr:g}, clipping at {args.clip:g}, {args.threads} threads "
