@@ -225,7 +225,7 @@ def write_report(path: Path, args, cfg: Config, rows: list[dict], summary: list[
         f"Python {platform.python_version()}, mxnet {mx.__version__}, by `{cmd}`. Load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start and {', '.join(f'{x:.2f}' for x in load_end)} "
         "at the end: other jobs (tests, benchmarks) shared the 2 cores, so CPU seconds are inflated by "
-        "contention (OpenMP workers spin while waiting for each other) and wall seconds more so.",
+        "contention (probably OpenMP workers spinning while they wait for each other) and wall seconds more so.",
         "",
         f"Configuration `{args.config}`: {cfg}. Model: Embedding(10000, 200), LSTM(200, 2 layers), "
         f"Dense(10000); validation and test perplexity over {EVAL_BATCH} sequential streams with the state "
