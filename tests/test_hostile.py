@@ -43,6 +43,9 @@ from conftest import REPO, env_for, make_course
 from hostile import cases as C
 from hostile.cases import CASES, NB, PS, REFUSED, TABLE_FORGER, TESTS, ZIP_SLIP, Ctx
 
+# one xdist worker (--dist loadgroup): the module's tests share one graded class and one killed run
+pytestmark = pytest.mark.xdist_group("hostile")
+
 # Small limits: a hostile cell is stopped in seconds; the honest slow training (~3-10 s here) fits.
 LIMITS = """
 # tests/test_hostile.py: small limits, so that hostile cells are stopped quickly

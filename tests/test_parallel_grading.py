@@ -23,6 +23,8 @@ from fixtures.make_fixtures import specs
 PS = "ps01-language-models"
 WRONG = ("positions", "add-k-without-v")
 PG_URL = os.environ.get("SEQMX_TEST_PG_URL")
+# one xdist worker (--dist loadgroup): the tests share the classes graded by the fixture by_workers
+pytestmark = pytest.mark.xdist_group("parallel-grading")
 
 
 def predicted(max_score: float) -> dict[str, float]:

@@ -26,7 +26,8 @@ def test_every_assignment_has_fixtures_with_predictions():
         assert committed == set(specs(ps)), f"{ps}: committed fixture notebooks differ from fixtures.json"
 
 
-@pytest.fixture(scope="module", params=ASSIGNMENTS)
+# each class in one xdist worker (--dist loadgroup): its tests share one grading of the class
+@pytest.fixture(scope="module", params=[pytest.param(ps, marks=pytest.mark.xdist_group(ps)) for ps in ASSIGNMENTS])
 def graded_class(request, tmp_path_factory):
     """One class per assignment, graded once: reference, blank release and every fixture."""
     ps = request.param
