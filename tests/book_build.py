@@ -21,8 +21,9 @@ def built_book():
 
     jb = Path(sys.executable).parent / "jupyter-book"
     (REPO / "_build").mkdir(exist_ok=True)
-    # should two test processes build anyway (seen in CI: both xdist workers built at once), the
-    # second waits for the first and then rebuilds from its execution cache, in seconds
+    # should two test processes build anyway (with pytest 9, xdist 3.8's loadgroup split the group:
+    # hence pytest 8.4.2 in requirements.txt), the second waits for the first, then rebuilds from
+    # its execution cache in seconds
     with open(REPO / "_build" / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         proc = subprocess.run([str(jb), "build", str(REPO), "-W", "-n", "--keep-going"],
