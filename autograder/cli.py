@@ -19,12 +19,6 @@ from autograder import course
 from autograder.course import UsageError
 
 
-def _log_tail(proc, lines: int = 3) -> str:
-    text = (proc.stderr or "") + (proc.stdout or "")
-    keep = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln] or text.splitlines()
-    return " | ".join(ln.strip() for ln in keep[-lines:])
-
-
 def _coursedir():
     """nbgrader's CourseDirectory, configured by ``exercises/nbgrader_config.py``."""
     from nbgrader.coursedir import CourseDirectory
@@ -40,7 +34,7 @@ def release(names: list[str]) -> int:
         course.require_assignment(name)
         proc = course.nbgrader("generate_assignment", name, "--force")
         if proc.returncode:
-            raise UsageError(f"{name}: nbgrader generate_assignment failed: {_log_tail(proc)}")
+            raise UsageError(f"{name}: nbgrader generate_assignment failed: {course.log_tail(proc)}")
         print(f"released {name} -> {course.ROOT / 'release' / name}")
     return 0
 
@@ -94,7 +88,7 @@ def grade(assignment: str, submissions: str, workers: int | None = None, schedul
     if len(notebooks) != 1:
         raise UsageError(f"{assignment}: expected one notebook in source/, found {len(notebooks)}")
     found = subs_mod.collect(Path(submissions))
-    _check_gradebook()
+    db_url = _check_gradebook()
     _ensure_in_gradebook(assignment)
     released = course.ROOT / "release" / assignment / notebooks[0]
     if not released.is_file():
@@ -104,13 +98,12 @@ def grade(assignment: str, submissions: str, workers: int | None = None, schedul
                             nbformat.read(released, as_version=4))
     from autograder.parallel import grade_class
     started = time.monotonic()
-    coursedir = _coursedir()
-    results = grade_class(course.ROOT, assignment, notebooks[0], list(staged), coursedir.db_url,
-                          coursedir.config, workers=workers, scheduler=scheduler)
+    results = grade_class(course.ROOT, assignment, notebooks[0], list(staged), db_url,
+                          _coursedir().config, workers=workers, scheduler=scheduler)
     wall = time.monotonic() - started
     failures = {s: r.error for s, r in results.items() if r.error}
     rows = []
-    with Gradebook(_coursedir().db_url) as gb:
+    with Gradebook(db_url) as gb:
         for sub in sorted(found, key=lambda s: s.student):
             if sub.data is None:
                 rows.append((sub.student, "-", "-", f"not graded: {sub.source}: {sub.problem}"))
@@ -171,7 +164,7 @@ def export(to: str) -> int:
     try:
         proc = course.nbgrader("export", f"--to={tmp}")
         if proc.returncode:
-            raise UsageError(f"nbgrader export failed: {_log_tail(proc)}")
+            raise UsageError(f"nbgrader export failed: {course.log_tail(proc)}")
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -190,7 +183,7 @@ def feedback(assignment: str) -> int:
     course.require_assignment(assignment)
     proc = course.nbgrader("generate_feedback", assignment, "--force")
     if proc.returncode:
-        raise UsageError(f"{assignment}: nbgrader generate_feedback failed: {_log_tail(proc)}")
+        raise UsageError(f"{assignment}: nbgrader generate_feedback failed: {course.log_tail(proc)}")
     written = sorted((course.ROOT / "feedback").glob(f"*/{assignment}/*.html"))
     print(f"feedback for {len(written)} submission(s) of {assignment} -> {course.ROOT / 'feedback'}")
     return 0

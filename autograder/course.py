@@ -29,9 +29,20 @@ def notebooks(assignment: str, root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in (root / "source" / assignment).glob("*.ipynb"))
 
 
-def nbgrader(*args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run one of nbgrader's own apps in the course directory, capturing its log."""
+def nbgrader(*args: str, root: Path = ROOT, db_url: str | None = None) -> subprocess.CompletedProcess:
+    """Run one of nbgrader's own apps in the course directory, capturing its log.
+
+    ``db_url``: the gradebook to use instead of the one ``$SEQMX_DB_URL`` names (a scratch course's)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     # nbgrader starts helpers (alembic, kernels) by name: find the venv's first
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if db_url:
+        env["SEQMX_DB_URL"] = db_url
     return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+
+
+def log_tail(proc: subprocess.CompletedProcess, lines: int = 3) -> str:
+    """The last error lines of an nbgrader run (else its last lines), as one line."""
+    text = (proc.stderr or "") + (proc.stdout or "")
+    keep = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln] or text.splitlines()
+    return " | ".join(ln.strip() for ln in keep[-lines:])

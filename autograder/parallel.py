@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -28,6 +27,8 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.course import log_tail, nbgrader
 
 SCRATCH_PREFIX = "seqmx-grade-"  # + the owner's pid: autograder.sandbox.clean_stale removes a killed run's
 
@@ -47,10 +48,10 @@ def course_template(course: Path, assignment: str) -> bytes:
         root = Path(tmp)
         shutil.copy(course / "nbgrader_config.py", root)
         shutil.copytree(course / "source" / assignment, root / "source" / assignment)
-        proc = _nbgrader(root, "generate_assignment", assignment, "--force")
+        proc = nbgrader("generate_assignment", assignment, "--force", root=root, db_url=_scratch_db(root))
         if proc.returncode:
             raise RuntimeError(f"{assignment}: nbgrader generate_assignment failed in a scratch course: "
-                               f"{_tail(proc)}")
+                               f"{log_tail(proc)}")
         shutil.rmtree(root / "release", ignore_errors=True)  # the tasks need the gradebook, not the release
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -75,26 +76,18 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
             (dest / Path(name).name).write_bytes(data)
         # the student is 'student' in the scratch course: an id never becomes a path or an argument here
         limits = [f"--SandboxKernelManager.threads={threads}"] if threads else []
-        proc = _nbgrader(root, "autograde", assignment, "--student=student", "--force", *limits)
+        proc = nbgrader("autograde", assignment, "--student=student", "--force", *limits, root=root,
+                               db_url=_scratch_db(root))
         graded = sorted((root / "autograded" / "student" / assignment).glob("*.ipynb"))
         if proc.returncode or len(graded) != 1:
-            return Result(student, None, f"nbgrader autograde failed: {_tail(proc)}",
+            return Result(student, None, f"nbgrader autograde failed: {log_tail(proc)}",
                           time.monotonic() - started)
         return Result(student, graded[0].read_text(encoding="utf-8"), "", time.monotonic() - started)
 
 
-def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
-    # the scratch course's own gradebook, whatever the instructor's environment names
-    env = dict(os.environ, SEQMX_DB_URL="sqlite:///" + str(root / "gradebook.db"),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True,
-                          text=True, env=env)
-
-
-def _tail(proc, lines: int = 3) -> str:
-    text = (proc.stderr or "") + (proc.stdout or "")
-    keep = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln] or text.splitlines()
-    return " | ".join(ln.strip() for ln in keep[-lines:])
+def _scratch_db(root: Path) -> str:
+    """The scratch course's own gradebook, whatever the instructor's environment names."""
+    return "sqlite:///" + str(root / "gradebook.db")
 
 
 class Writer:

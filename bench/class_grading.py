@@ -26,40 +26,19 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-COURSE = REPO / "exercises"
+from common import COURSE, REPO, run, scratch_course, write_report
+
 FIXTURES = REPO / "tests" / "fixtures"
-STOCK = '''
-c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata"]
-'''
-
-
-def run(course: Path, *cmd: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, SEQMX_COURSE=str(course),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    env.pop("SEQMX_DB_URL", None)
-    return subprocess.run([sys.executable, "-m", *cmd], cwd=course, env=env, capture_output=True, text=True)
 
 
 def new_course(root: Path, name: str, assignment: str, stock: bool) -> Path:
-    course = root / name
-    course.mkdir()
-    shutil.copy(COURSE / "nbgrader_config.py", course)
-    shutil.copytree(COURSE / "source" / assignment, course / "source" / assignment)
-    if stock:
-        with open(course / "nbgrader_config.py", "a") as f:
-            f.write(STOCK)
+    course = scratch_course(root / name, [assignment], stock)
     proc = run(course, "nbgrader", "generate_assignment", assignment, "--force")
     if proc.returncode:
         raise SystemExit(f"{name}: generate_assignment failed:\n{proc.stderr[-2000:]}")
@@ -159,9 +138,7 @@ def main() -> int:
         "that prints no error as passed; its marks differ where the course's trusted verdict does not "
         "count a visible test whose hidden check failed.",
     ]
-    report = Path(args.report)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("\n".join(lines) + "\n")
+    write_report(args.report, lines)
     print("\n".join(lines))
     return 0
 

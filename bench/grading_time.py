@@ -16,32 +16,21 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-COURSE = REPO / "exercises"
+from common import COURSE, REPO, run, scratch_course, write_report
+
 LIMIT_S = 90.0
-
-
-def cli(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, SEQMX_COURSE=str(course))
-    env.pop("SEQMX_DB_URL", None)
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
 
 
 def time_one(assignment: str, repeat: int) -> tuple[list[float], str]:
     with tempfile.TemporaryDirectory() as tmp:
-        course = Path(tmp) / "course"
-        course.mkdir()
-        shutil.copy(COURSE / "nbgrader_config.py", course)
-        shutil.copytree(COURSE / "source", course / "source")
-        proc = cli(course, "release", assignment)
+        course = scratch_course(Path(tmp) / "course")
+        proc = run(course, "autograder", "release", assignment)
         if proc.returncode:
             raise SystemExit(f"{assignment}: release failed: {proc.stderr.strip()}")
         (nb,) = (course / "source" / assignment).glob("*.ipynb")
@@ -51,7 +40,7 @@ def time_one(assignment: str, repeat: int) -> tuple[list[float], str]:
             student.mkdir(parents=True)
             shutil.copy(nb, student / nb.name)
             start = time.perf_counter()
-            proc = cli(course, "grade", assignment, str(student.parent))
+            proc = run(course, "autograder", "grade", assignment, str(student.parent))
             times.append(time.perf_counter() - start)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("reference")), "")
             parts = line.split()
@@ -88,9 +77,7 @@ def main() -> int:
     slowest = max(rows, key=lambda r: float(r.split("|")[3]))
     header[4:4] = [f"Headline: slowest assignment to grade one submission: {slowest.split('|')[1].strip()} "
                    f"{float(slowest.split('|')[3]):.1f} s (limit {LIMIT_S:.0f} s).", ""]
-    report = Path(args.report)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("\n".join(header + rows) + "\n")
+    report = write_report(args.report, header + rows)
     print(f"wrote {report}")
     return 0
 

@@ -16,44 +16,22 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-COURSE = REPO / "exercises"
-STOCK = '''
-c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata"]
-'''
-
-
-def make_course(root: Path, stock: bool) -> Path:
-    course = root / ("stock" if stock else "sandbox")
-    course.mkdir()
-    shutil.copy(COURSE / "nbgrader_config.py", course)
-    shutil.copytree(COURSE / "source", course / "source")
-    if stock:
-        with open(course / "nbgrader_config.py", "a") as f:
-            f.write(STOCK)
-    return course
+import common
+from common import COURSE, REPO, scratch_course, write_report
 
 
 def grade_once(course: Path, assignment: str, nb: Path, run: int) -> float:
-    env = dict(os.environ, SEQMX_COURSE=str(course))
-    env.pop("SEQMX_DB_URL", None)
     student = course.parent / f"{course.name}-class{run}" / "reference"
     student.mkdir(parents=True)
     shutil.copy(nb, student / nb.name)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", assignment, str(student.parent)],
-                          cwd=course, env=env, capture_output=True, text=True)
+    proc = common.run(course, "autograder", "grade", assignment, str(student.parent))
     elapsed = time.perf_counter() - start
     parts = next((ln.split() for ln in proc.stdout.splitlines() if ln.startswith("reference")), [])
     if proc.returncode or len(parts) < 3 or parts[1] != parts[2]:
@@ -70,7 +48,7 @@ def main() -> int:
     (nb,) = (COURSE / "source" / args.assignment).glob("*.ipynb")
     times = {"sandbox": [], "stock": []}
     with tempfile.TemporaryDirectory() as tmp:
-        courses = {"sandbox": make_course(Path(tmp), False), "stock": make_course(Path(tmp), True)}
+        courses = {mode: scratch_course(Path(tmp) / mode, stock=mode == "stock") for mode in ("sandbox", "stock")}
         for mode, course in courses.items():  # release and record the assignment: not timed
             grade_once(course, args.assignment, nb, -1)
         for run in range(args.repeat):
@@ -95,9 +73,7 @@ def main() -> int:
         f"Sandbox overhead: {med['sandbox'] - med['stock']:+.1f} s per notebook "
         f"({med['sandbox'] / med['stock']:.2f}x).",
     ]
-    report = Path(args.report)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("\n".join(lines) + "\n")
+    write_report(args.report, lines)
     print("\n".join(lines))
     return 0
 
