@@ -59,12 +59,10 @@ def course_template(course: Path, assignment: str) -> bytes:
         return buf.getvalue()
 
 
-def grade_one(template: bytes, assignment: str, student: str, files: dict[str, bytes],
-              threads: int | None = None) -> Result:
+def grade_one(template: bytes, assignment: str, student: str, files: dict[str, bytes]) -> Result:
     """Autograde one submission in a scratch course of its own (runs on a Dask worker).
 
-    ``files``: the staged submission folder, name -> bytes (the notebook, timestamp.txt);
-    ``threads``: the kernel's MXNet/OpenMP threads (default: the sandbox's setting)."""
+    ``files``: the staged submission folder, name -> bytes (the notebook, timestamp.txt)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as tmp:
         root = Path(tmp)
@@ -75,9 +73,8 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
         for name, data in files.items():
             (dest / Path(name).name).write_bytes(data)
         # the student is 'student' in the scratch course: an id never becomes a path or an argument here
-        limits = [f"--SandboxKernelManager.threads={threads}"] if threads else []
-        proc = nbgrader("autograde", assignment, "--student=student", "--force", *limits, root=root,
-                               db_url=_scratch_db(root))
+        proc = nbgrader("autograde", assignment, "--student=student", "--force", root=root,
+                        db_url=_scratch_db(root))
         graded = sorted((root / "autograded" / "student" / assignment).glob("*.ipynb"))
         if proc.returncode or len(graded) != 1:
             return Result(student, None, f"nbgrader autograde failed: {log_tail(proc)}",
@@ -141,9 +138,6 @@ def grade_class(course: Path, assignment: str, notebook: str, students: list[str
     from tqdm import tqdm
 
     template = course_template(course, assignment)
-    # as many busy threads as cores: N kernels of one thread each, not N kernels of two (OpenMP threads
-    # that outnumber the cores wait on each other); a remote cluster keeps the sandbox's setting
-    threads = None if scheduler else max(1, (os.cpu_count() or 1) // (workers or os.cpu_count() or 1))
     writer = Writer(course, db_url, assignment, notebook, config)
     results: dict[str, Result] = {}
     if scheduler:
@@ -161,7 +155,7 @@ def grade_class(course: Path, assignment: str, notebook: str, students: list[str
             return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
         # submitted in the class's order, each its own task: pure=False, a re-run grades again
-        futures = [client.submit(grade_one, shared, assignment, s, files(s), threads, pure=False,
+        futures = [client.submit(grade_one, shared, assignment, s, files(s), pure=False,
                                  key=f"grade-{i}")
                    for i, s in enumerate(students)]
         with tqdm(total=len(futures), desc=f"grading {assignment}", unit="submission", file=sys.stderr,

@@ -606,6 +606,16 @@ def test_processes_are_capped():
     assert int(started) < 512 and error == "BlockingIOError", outputs  # max_pids: the kernel's threads count too
 
 
+def test_the_kernel_runs_one_thread_unless_configured():
+    """One OpenMP thread and one MXNet engine worker by default (faster for the course's small models);
+    a configured ``threads`` sets OpenMP only."""
+    from traitlets.config import Config
+    show = "import os\nprint(os.environ['OMP_NUM_THREADS'], os.environ['MXNET_CPU_WORKER_NTHREADS'])"
+    _, default = execute([show], timeout=30)
+    _, three = execute([show], timeout=30, config=Config({"SandboxKernelManager": {"threads": 3}}))
+    assert default == [[(None, "1 1\n")]] and three == [[(None, "3 1\n")]], (default, three)
+
+
 @pytest.mark.slow
 def test_a_cell_past_its_time_limit_is_interrupted_and_the_kernel_kept():
     _, outputs = execute(["y = 2\nwhile True:\n    pass", "print(y)"], timeout=2)
