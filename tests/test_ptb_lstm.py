@@ -29,10 +29,10 @@ def test_parameter_count_is_a_two_layer_200_unit_lstm_over_10k_words():
     assert rnn.num_params(net) == 4_653_200
 
 
-@pytest.mark.parametrize("config", ["zaremba", "fast"])
+@pytest.mark.parametrize("config", sorted(ptb_lstm.CONFIGS))
 def test_one_training_step_lowers_the_loss_on_its_minibatch(config):
     cfg = ptb_lstm.CONFIGS[config]
-    net = ptb_lstm.make_model(V)
+    net = ptb_lstm.make_model(V, cfg.dropout, tied=cfg.tied)
     corpus = list(range(0, 2 * 102, 2))  # 102 tokens: 2 streams of 51, one minibatch of 2 rows x 50 steps
     batch = rnn.SeqDataLoader(corpus, 2, 50, shuffle=False)
     before = rnn.evaluate_perplexity(net, batch)
@@ -40,3 +40,21 @@ def test_one_training_step_lowers_the_loss_on_its_minibatch(config):
     stats = rnn.train_epoch(net, batch, cfg.lr, cfg.clip_theta, trainer)
     assert len(stats["grad_norms"]) == 1
     assert rnn.evaluate_perplexity(net, batch) < before
+
+
+def test_a_tied_model_has_one_matrix_for_the_embedding_and_the_output_layer():
+    net = ptb_lstm.make_model(V, dropout=0.2, tied=True)
+    net(np.zeros((2, 3)), net.begin_state(batch_size=2))
+    # the untied count less the output layer's weight
+    assert rnn.num_params(net) == 4_653_200 - H * V
+    assert net.dense.weight is net.embedding.weight
+
+
+def test_training_reports_every_epoch_and_stops_at_the_epoch_cap():
+    corpora = {s: list(range(0, 1500)) for s in ("train", "valid", "test")}  # 2 minibatches of 20 x 35
+    seen = []
+    rows = ptb_lstm.train(ptb_lstm.CONFIGS["tied"], corpora, V, seed=0, max_epochs=2, time_budget=None,
+                          on_epoch=lambda rows: seen.append(len(rows)))
+    assert seen == [1, 2] and [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["train"] < rows[0]["train"]  # the same tokens twice: the second pass fits them better
+    assert ptb_lstm.summarize("tied", rows, None)[0].startswith("Headline: test perplexity")
