@@ -131,7 +131,9 @@ def main() -> int:
           f"{args.n if m != 'stock' else stock_same} of {args.n} |" for m in wall),
         "",
         f"- 2 workers vs 1: speed-up {speedup:.2f}, scaling efficiency {speedup / 2:.0%} "
-        f"(each of the 2 kernels gets 1 thread; on 1 worker the kernel gets 2).",
+        f"(every kernel of the course's grader runs 1 OpenMP thread, the sandbox's default).",
+        f"- Stock nbgrader's kernels inherit this environment: OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset (MXNet picks)')}.",
         f"- Course grader (1 worker, sandbox on) / stock nbgrader: {wall['course x1'] / wall['stock']:.2f}; "
         f"2 workers / stock: {wall['course x2'] / wall['stock']:.2f}.",
         "- Stock nbgrader runs the student's code with the grader's permissions and takes a test cell "

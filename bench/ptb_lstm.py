@@ -277,8 +277,8 @@ def write_report(path: Path, args, cfg: Config, rows: list[dict], summary: list[
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
         f"Python {platform.python_version()}, mxnet {mx.__version__}, by `{cmd}`. Load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start and {', '.join(f'{x:.2f}' for x in load_end)} "
-        "at the end: other jobs (tests, benchmarks) shared the 2 cores, so CPU seconds are inflated by "
-        "contention (probably OpenMP workers spinning while they wait for each other) and wall seconds more so.",
+        "at the end (above 1 on 2 cores: other jobs ran beside it; a one-thread run then loses little "
+        "wall time, but shared caches can still inflate its CPU seconds).",
         "",
         f"Configuration `{args.config}`: {cfg}. Model: Embedding(10000, 200), LSTM(200, 2 layers), "
         f"Dense(10000); validation and test perplexity over {EVAL_BATCH} sequential streams with the state "
