@@ -67,33 +67,173 @@ def load_expectations(assignment: str) -> dict:
     return json.loads(path.read_text())
 
 
+ELLIPSIS = "\u2026"
+NON_FINITE = ("inf", "-inf", "nan")  # how run_probe records non-finite floats
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut at the last space that fits, with an ellipsis.
+
+    Only a single word longer than the whole limit is cut inside itself (there is no space to cut at).
+    """
+    if len(text) <= limit:
+        return text
+    head = text[:limit - len(ELLIPSIS) + 1]  # one more: a cut right before a space keeps the last word
+    space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+    head = head[:space] if space > 0 else head[:-1]
+    return head.rstrip() + ELLIPSIS
+
+
+def _is_number(x) -> bool:
+    return (isinstance(x, (int, float)) and not isinstance(x, bool)) or x in NON_FINITE
+
+
+def _shape_of(x) -> tuple | None:
+    """The shape of a rectangular nested list of numbers (None for anything else)."""
+    if not isinstance(x, list) or not x:
+        return None
+    if all(_is_number(v) for v in x):
+        return (len(x),)
+    inner = [_shape_of(v) for v in x]
+    if inner[0] is None or any(s != inner[0] for s in inner):
+        return None
+    return (len(x),) + inner[0]
+
+
+def _is_array(x) -> bool:
+    """An array as :func:`plain_array` (or a probe) records it: a dict with its shape and values."""
+    return isinstance(x, dict) and isinstance(x.get("shape"), list) and "values" in x
+
+
+def _leaves(x) -> int:
+    if isinstance(x, list):
+        return sum(_leaves(v) for v in x)
+    if isinstance(x, dict):
+        return sum(_leaves(v) for v in x.values())
+    return 1
+
+
+def _same_leaf(value, expected, rtol: float, atol: float) -> bool:
+    if isinstance(expected, bool) or not isinstance(expected, (int, float)):
+        return type(value) is type(expected) and value == expected
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if math.isinf(expected) or math.isnan(expected):
+        return value == expected or (math.isnan(expected) and math.isnan(value))
+    return math.isfinite(value) and abs(value - expected) <= atol + rtol * abs(expected)
+
+
+@dataclass
+class Difference:
+    """Where a probe's values first differ from the reference's, and how many differ.
+
+    ``path`` leads from the probe's value to the output that differs (dict keys and list
+    indices); inside an array, ``shape`` is its shape and ``index`` the first differing
+    position. It never holds a value, expected or the student's.
+    """
+    total: int = 0                     # values (leaves) of the reference (at least ``bad``)
+    bad: int = 0                       # of them, values that differ
+    path: tuple = ()
+    kind: str = ""                     # "value", "shape", "dtype" or "structure"; "" when all match
+    shape: tuple | None = None
+    index: tuple | None = None
+
+    def note(self, n: int, path: tuple, kind: str, shape=None, index=None) -> None:
+        self.bad += n
+        if not self.kind:
+            self.path, self.kind, self.shape, self.index = path, kind, shape, index
+
+    def describe(self) -> str:
+        """E.g. "output `grads['W_xh']` (shape (28, 32)) differs first at [3, 7]; 1,429 of 1,796 values differ"."""
+        where = f"output `{_path_text(self.path)}`" if self.path else "the output"
+        if self.kind == "value" and self.index:
+            what = f"{where} (shape {_shape_text(self.shape)}) differs first at [{', '.join(map(str, self.index))}]"
+        elif self.kind == "value":
+            what = f"{where} differs"
+        elif self.kind == "structure":
+            what = f"{where} has another type, length or set of keys than the reference's"
+        else:
+            what = f"{where} has another {self.kind} than the reference's"
+        verb = "differs" if self.bad == 1 else "differ"
+        return f"{what}; {self.bad:,} of {self.total:,} values {verb}"
+
+
+def _path_text(path: tuple) -> str:
+    out = []
+    for i, key in enumerate(path):
+        if isinstance(key, str) and i == 0 and key.isidentifier():
+            out.append(key)
+        else:
+            out.append(f"[{key!r}]")
+    return "".join(out)
+
+
+def _shape_text(shape: tuple) -> str:
+    return str(tuple(shape))
+
+
+def difference(values: Any, expected: Any, rtol: float, atol: float) -> Difference:
+    """Compare two nested JSON values (numbers within tolerance): the first difference and the count."""
+    diff = Difference()
+    _walk(values, expected, (), rtol, atol, diff)
+    diff.total = max(_leaves(expected), diff.bad)
+    return diff
+
+
+def _walk(values, expected, path, rtol, atol, diff, shape=None, index=None) -> None:
+    """Walk ``expected`` (the reference) and ``values`` together; inside an array, extend ``index``."""
+    if shape is None and _is_array(expected):
+        if not (_is_array(values) and values.keys() == expected.keys()):
+            diff.note(_leaves(expected), path, "structure")
+            return
+        if values["shape"] != expected["shape"]:
+            diff.note(_leaves(expected["values"]) + _leaves(expected["shape"]), path, "shape")
+        else:
+            if "dtype" in expected and values["dtype"] != expected["dtype"]:
+                diff.note(1, path, "dtype")
+            _walk(values["values"], expected["values"], path, rtol, atol, diff,
+                  shape=tuple(expected["shape"]), index=())
+        for key in expected:
+            if key not in ("shape", "dtype", "values"):
+                _walk(values[key], expected[key], path + (key,), rtol, atol, diff)
+        return
+    if shape is None and _shape_of(expected) is not None:  # a nested list of numbers: an array too
+        if _shape_of(values) != _shape_of(expected):
+            diff.note(_leaves(expected), path, "shape" if isinstance(values, list) else "structure")
+            return
+        shape, index = _shape_of(expected), ()
+    if isinstance(expected, (list, dict)):
+        if (type(values) is not type(expected) or len(values) != len(expected)
+                or (isinstance(expected, dict) and values.keys() != expected.keys())):
+            diff.note(max(1, _leaves(expected)), path, "structure", shape, index)
+            return
+        for key in (range(len(expected)) if isinstance(expected, list) else expected):
+            if index is not None:
+                _walk(values[key], expected[key], path, rtol, atol, diff, shape, index + (key,))
+            else:
+                _walk(values[key], expected[key], path + (key,), rtol, atol, diff)
+        return
+    if not _same_leaf(values, expected, rtol, atol):
+        diff.note(1, path, "value", shape, index)
+
+
 def mismatches(values: Any, expected: Any, rtol: float, atol: float) -> int:
     """How many leaves of two nested JSON values differ (numbers within tolerance)."""
-    if isinstance(expected, list):
-        if not isinstance(values, list) or len(values) != len(expected):
-            return max(1, len(expected))
-        return sum(mismatches(v, e, rtol, atol) for v, e in zip(values, expected))
-    if isinstance(expected, dict):
-        if not isinstance(values, dict) or values.keys() != expected.keys():
-            return max(1, len(expected))
-        return sum(mismatches(values[k], expected[k], rtol, atol) for k in expected)
-    if isinstance(expected, bool) or not isinstance(expected, (int, float)):
-        return int(type(values) is not type(expected) or values != expected)
-    if isinstance(values, bool) or not isinstance(values, (int, float)):
-        return 1
-    if math.isinf(expected) or math.isnan(expected):
-        return int(not (values == expected or (math.isnan(expected) and math.isnan(values))))
-    return int(not (math.isfinite(values) and abs(values - expected) <= atol + rtol * abs(expected)))
+    return difference(values, expected, rtol, atol).bad
 
 
 def verdict(assignment: str, name: str, values: Any, expected: dict) -> str | None:
-    """None when ``values`` match the calibrated ones, else a one-line reason for the student."""
+    """None when ``values`` match the calibrated ones, else a one-line reason for the student.
+
+    The reason names the output that differs (its path in the probe's values, its shape and the
+    first differing position) and how many values differ, never a value.
+    """
     spec = checks_of(assignment)[name]
     if name not in expected["checks"]:
         return f"{name}: no calibrated value (instructor: run `python -m autograder calibrate {assignment}`)"
-    bad = mismatches(values, expected["checks"][name]["value"], spec.rtol, spec.atol)
-    if bad:
-        return f"{name}: {bad} value(s) differ from the reference. Hint: {spec.hint}"
+    diff = difference(values, expected["checks"][name]["value"], spec.rtol, spec.atol)
+    if diff.bad:
+        return f"{name}: {diff.describe()}. Hint: {spec.hint}"
     return None
 
 
@@ -129,13 +269,14 @@ def check(assignment: str, name: str, answer: Any) -> None:
         values = run_probe(assignment, name, answer)
     except Exception as err:  # the student's code raised: say so, briefly
         last = str(err).strip().splitlines()[-1] if str(err).strip() else ""  # one line, even for MXNet's long errors
+        # cut at a word (the grader keeps 160 characters of it): the hint must survive truncation
+        raised = shorten(f"{type(err).__name__}: {last}", 160)
         if sandboxed:
             from autograder.sandbox import emit_probe
-            emit_probe(assignment, name, error=f"{type(err).__name__}: {last[:157]}")
+            emit_probe(assignment, name, error=raised)
             return
         hint = checks_of(assignment)[name].hint
-        last = last if len(last) <= 160 else last[:157] + "..."  # the hint must survive truncation
-        raise AssertionError(f"{name}: your answer raised {type(err).__name__}: {last}. Hint: {hint}") from None
+        raise AssertionError(f"{name}: your answer raised {raised}. Hint: {hint}") from None
     if sandboxed:
         from autograder.sandbox import emit_probe
         emit_probe(assignment, name, values)

@@ -11,15 +11,23 @@ it every hidden test's source and its full traceback (nbgrader issues 917,
   (``autograder.checks.check`` never puts expected values in that line);
 - puts a summary at the top: every test cell that lost points, with that line.
 
+The summary is an HTML table in a markdown cell, every text in it escaped with
+``html.escape`` (a markdown table would take ``<unk>`` in a hint for an HTML tag,
+and ``_`` or ``*`` for emphasis); what the reason puts in backticks is shown as
+code. Long reasons are cut at a word, with an ellipsis.
+
 Visible tests are shown whole: the student has their source already.
 """
 from __future__ import annotations
 
+import html
 import re
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Bool
+
+from autograder.checks import shorten
 
 HIDDEN = "BEGIN HIDDEN TESTS"
 DOCSTRING = re.compile(r'^\s*("""|\'\'\')(.*?)\1', re.S)
@@ -38,8 +46,7 @@ def one_line_reason(outputs: list) -> str:
     for out in outputs:
         if out.get("output_type") == "error":
             text = f"{out.get('ename', 'Error')}: {ANSI.sub('', str(out.get('evalue', '')))}"
-            text = " ".join(text.split())
-            return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
+            return shorten(" ".join(text.split()), MAX_REASON)
     return ""
 
 
@@ -61,8 +68,8 @@ def lost_points(nb) -> list[tuple[str, float, float, str]]:
             continue
         score = meta.get("score")
         if score is not None and score < meta["points"]:
-            reason = (one_line_reason(cell.get("outputs", []))
-                      or "".join(o.get("text", "") for o in cell.get("outputs", [])).strip())
+            printed = " ".join("".join(o.get("text", "") for o in cell.get("outputs", [])).split())
+            reason = one_line_reason(cell.get("outputs", [])) or shorten(printed, MAX_REASON)
             rows.append((meta["grade_id"], score, meta["points"], reason or "no output (see the cell)"))
     return rows
 
@@ -76,13 +83,27 @@ class RedactHiddenTests(Preprocessor):
         for cell in nb.cells:
             if cell.cell_type == "code" and HIDDEN in cell.source:
                 redact(cell)
-        summary_rows = lost_points(nb)
-        if summary_rows:
-            lines = ["## Points lost", "", "| test | score | why (and a hint) |", "| --- | ---: | --- |"]
-            for gid, score, points, reason in summary_rows:
-                reason = reason.replace("|", "\\|").replace("Failed: ", "")
-                lines.append(f"| `{gid}` | {score:g} / {points:g} | {reason} |")
-        else:
-            lines = ["## Points lost", "", "None: every test passed."]
-        nb.cells.insert(0, new_markdown_cell("\n".join(lines)))
+        nb.cells.insert(0, new_markdown_cell(summary(lost_points(nb))))
         return nb, resources
+
+
+def as_html(text: str) -> str:
+    """Plain text as HTML, every character escaped; what is in backticks as code."""
+    parts = re.split(r"`([^`]+)`", text)  # odd indices: the code spans
+    return "".join(f"<code>{html.escape(part)}</code>" if i % 2 else html.escape(part)
+                   for i, part in enumerate(parts))
+
+
+def summary(rows: list[tuple[str, float, float, str]]) -> str:
+    """The "Points lost" markdown: a heading and an HTML table (one line per row, no blank line in it)."""
+    if not rows:
+        return "## Points lost\n\nNone: every test passed."
+    lines = ["## Points lost", "", "<table>",
+             '<thead><tr><th>test</th><th style="text-align:right">score</th><th>why (and a hint)</th></tr></thead>',
+             "<tbody>"]
+    for gid, score, points, reason in rows:
+        reason = reason.replace("Failed: ", "")
+        lines.append(f'<tr><td><code>{html.escape(gid)}</code></td><td style="text-align:right">'
+                     f"{score:g} / {points:g}</td><td>{as_html(reason)}</td></tr>")
+    lines += ["</tbody>", "</table>"]
+    return "\n".join(lines)
