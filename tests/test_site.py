@@ -363,6 +363,32 @@ def test_search_index_covers_the_chapters(site):
     assert "perplex" in index and "chapters/language-models" in index
 
 
+def test_each_diagram_is_on_its_chapter_page_numbered_with_its_alt_text(site):
+    from test_figures import figures  # the {figure} directives of the chapters' sources
+
+    figs, problems = figures(), []
+    assert figs, "no {figure} in the chapters"
+    for fig in figs:
+        page = HTML / "chapters" / f"{fig.chapter}.html"
+        doc = soup(page)
+        figure = doc.find("figure", id=fig.name)
+        img = figure.find("img") if figure else None
+        if img is None:
+            problems.append(f"{page.name}: no <figure id={fig.name}> with an image")
+            continue
+        src = (page.parent / unquote(img.get("src", ""))).resolve()
+        if not src.is_file() or src.read_bytes() != fig.file.read_bytes():
+            problems.append(f"{page.name}: {fig.name} shows {img.get('src')}, not a copy of {fig.path}")
+        if img.get("alt") != fig.alt:
+            problems.append(f"{page.name}: {fig.name} has alt {img.get('alt')!r}")
+        number = figure.select_one("figcaption .caption-number")
+        if not number or not re.fullmatch(r"Fig\. \d+\.\d+", number.get_text(strip=True)):
+            problems.append(f"{page.name}: {fig.name} has no numbered caption")
+        if not doc.select(f'a.reference[href="#{fig.name}"]'):
+            problems.append(f"{page.name}: the text never links to {fig.name}")
+    assert not problems, "\n".join(problems)
+
+
 # --- the browser ---------------------------------------------------------------------------------
 
 
