@@ -153,16 +153,51 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-def export(to: str) -> int:
-    """Write every grade of the gradebook to a CSV file (written whole, then renamed into place)."""
+def roster_import(path: str) -> int:
+    """Add or update the students of a Canvas or Moodle roster in the gradebook (autograder.lms)."""
+    from autograder import lms
+
+    _store_roster(lms.read_roster(path), _check_gradebook())
+    return 0
+
+
+def _store_roster(roster, db_url: str) -> None:
+    from autograder import lms
+
+    added, updated = lms.store_roster(roster, db_url)
+    skipped = f"; skipped {', '.join(roster.skipped)}" if roster.skipped else ""
+    print(f"roster {roster.path} ({roster.lms}): {len(roster.entries)} students, {added} added, {updated} updated, "
+          f"{len(roster.entries) - added - updated} unchanged{skipped}")
+
+
+def export(to: str, fmt: str = "nbgrader", roster: str | None = None, assignment: str | None = None,
+           missing: str | None = None) -> int:
+    """Write the grades: nbgrader's CSV, a Canvas gradebook import or a Moodle grading worksheet.
+
+    Each file is written whole, then renamed into place. The LMS formats live in autograder.lms.
+    """
     dest = Path(to).resolve()
     if not dest.parent.is_dir():
         raise UsageError(f"{dest.parent}: no such folder for the grades file")
-    _check_gradebook()
+    if fmt == "nbgrader" and missing:
+        raise UsageError("--missing applies to --format canvas and moodle (nbgrader's CSV writes 0)")
+    from autograder import lms
+    loaded = lms.read_roster(roster) if roster else None
+    if fmt in ("canvas", "moodle"):
+        lms.check_export(fmt, loaded, assignment, missing or "empty")
+    db_url = _check_gradebook()
+    if loaded:
+        _store_roster(loaded, db_url)
+    if fmt in ("canvas", "moodle"):
+        if fmt == "canvas":
+            lms.export_canvas(db_url, dest, loaded, assignment, missing or "empty")
+        else:
+            lms.export_moodle(db_url, dest, loaded, assignment, missing or "empty")
+        return 0
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
-        proc = course.nbgrader("export", f"--to={tmp}")
+        proc = course.nbgrader("export", f"--to={tmp}", *([f"--assignment={assignment}"] if assignment else []))
         if proc.returncode:
             raise UsageError(f"nbgrader export failed: {course.log_tail(proc)}")
         os.replace(tmp, dest)
@@ -174,18 +209,26 @@ def export(to: str) -> int:
     return 0
 
 
-def feedback(assignment: str) -> int:
+def feedback(assignment: str, pack: str | None = None, to: str | None = None) -> int:
     """Write each graded student's feedback (HTML) with nbgrader, hidden tests redacted.
 
     ``exercises/nbgrader_config.py`` adds :class:`autograder.feedback.RedactHiddenTests` to
     nbgrader's feedback preprocessors, so stock ``nbgrader generate_feedback`` redacts too.
     """
     course.require_assignment(assignment)
+    if pack and not to:
+        raise UsageError("--pack needs --to FILE.zip")
+    if pack:
+        from autograder.lms import check_destination
+        check_destination(to, "feedback zip")
     proc = course.nbgrader("generate_feedback", assignment, "--force")
     if proc.returncode:
         raise UsageError(f"{assignment}: nbgrader generate_feedback failed: {course.log_tail(proc)}")
     written = sorted((course.ROOT / "feedback").glob(f"*/{assignment}/*.html"))
     print(f"feedback for {len(written)} submission(s) of {assignment} -> {course.ROOT / 'feedback'}")
+    if pack:  # the pages zipped for the LMS's upload (autograder.lms)
+        from autograder import lms
+        lms.pack_feedback(course.ROOT, _check_gradebook(), assignment, pack, to)
     return 0
 
 
@@ -266,10 +309,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="submissions graded at once on this machine (default: the number of cores)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="grade on a running Dask cluster (tcp://host:8786) instead of this machine")
-    e = sub.add_parser("export", help="write all grades to a CSV file")
+    e = sub.add_parser("export", help="write all grades to a CSV file (nbgrader's, Canvas's or Moodle's)")
     e.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
+    e.add_argument("--format", choices=("nbgrader", "canvas", "moodle"), default="nbgrader",
+                   help="nbgrader's CSV (default), a Canvas gradebook import, or a Moodle grading worksheet")
+    e.add_argument("--roster", metavar="FILE", help="a Canvas gradebook export or the Moodle assignment's "
+                   "grading worksheet: imported first, and the export follows its rows and columns")
+    e.add_argument("--assignment", metavar="NAME", help="only this assignment (required for moodle)")
+    e.add_argument("--missing", choices=("empty", "zero"), default=None,
+                   help="the grade of a student without a submission (canvas, moodle; default: empty)")
+    ro = sub.add_parser("roster", help="import a Canvas or Moodle roster into the gradebook's students")
+    ro_sub = ro.add_subparsers(dest="roster_command", required=True)
+    ri = ro_sub.add_parser("import", help="add or update the students of a Canvas gradebook export "
+                           "or a Moodle grading worksheet")
+    ri.add_argument("file")
     f = sub.add_parser("feedback", help="write every graded student's feedback (hidden tests redacted)")
     f.add_argument("assignment")
+    f.add_argument("--pack", choices=("canvas", "moodle"),
+                   help="also zip the pages for the LMS (Moodle's feedback-files upload, "
+                   "or one file per student for Canvas)")
+    f.add_argument("--to", metavar="FILE.zip", help="the zip to write with --pack")
     c = sub.add_parser("calibrate", help="record the reference solutions' answers to the hidden checks")
     c.add_argument("assignments", nargs="*")
     c.add_argument("--out", help="folder to write the expectations to (default: autograder/expectations)")
@@ -287,9 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             return grade(args.assignment, args.submissions, args.workers, args.scheduler)
         if args.command == "export":
-            return export(args.to)
+            return export(args.to, args.format, args.roster, args.assignment, args.missing)
+        if args.command == "roster":
+            return roster_import(args.file)
         if args.command == "feedback":
-            return feedback(args.assignment)
+            return feedback(args.assignment, args.pack, args.to)
         if args.command == "calibrate":
             return calibrate(args.assignments, args.out)
     except UsageError as err:
