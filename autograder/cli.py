@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -72,8 +73,10 @@ def _ensure_in_gradebook(assignment: str) -> None:
     release([assignment])
 
 
-def grade(assignment: str, submissions: str, workers: int | None = None, scheduler: str | None = None) -> int:
-    """Autograde every submission of ``assignment`` found in a folder or an LMS zip."""
+def grade(assignment: str, submissions: str, workers: int | None = None, scheduler: str | None = None,
+          lms: str | None = None, roster: str | None = None, timezone: str = "UTC",
+          preflight: bool = True, allow_no_process_limit: bool = False) -> int:
+    """Autograde every submission of ``assignment`` found in a folder or an LMS export."""
     from autograder import submissions as subs_mod
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -83,55 +86,260 @@ def grade(assignment: str, submissions: str, workers: int | None = None, schedul
         bwrap_path()
     except SandboxMissing as err:
         raise UsageError(str(err))
+    from autograder import jail
+    jail.require_process_limit(allow=allow_no_process_limit)  # a cgroup caps each sandbox, or one line why not
     clean_stale()  # what a killed run left behind (runtime folders, cgroups)
     notebooks = course.notebooks(assignment)
     if len(notebooks) != 1:
         raise UsageError(f"{assignment}: expected one notebook in source/, found {len(notebooks)}")
-    found = subs_mod.collect(Path(submissions))
+    zone = _zone(timezone)
+    layout, found = subs_mod.collect(Path(submissions), lms)
     db_url = _check_gradebook()
+    entries = _read_roster(roster) if roster else None
     _ensure_in_gradebook(assignment)
     released = course.ROOT / "release" / assignment / notebooks[0]
     if not released.is_file():
         release([assignment])
+    with Gradebook(db_url) as gb:
+        due = gb.find_assignment(assignment).duedate
+    notes = _dates(found, layout, entries, due, zone)
+    added = _register(found, entries, db_url)
     import nbformat
-    staged = subs_mod.stage(found, course.ROOT, assignment, notebooks[0],
-                            nbformat.read(released, as_version=4))
-    from autograder.parallel import grade_class
+    release_nb = nbformat.read(released, as_version=4)
+    staged = subs_mod.stage(found, course.ROOT, assignment, notebooks[0], release_nb)
+    reference = _preflight_files(assignment, notebooks[0], release_nb) if preflight else None
+    from autograder.parallel import PreflightFailed, grade_class
     started = time.monotonic()
-    results = grade_class(course.ROOT, assignment, notebooks[0], list(staged), db_url,
-                          _coursedir().config, workers=workers, scheduler=scheduler)
+    try:
+        results = grade_class(course.ROOT, assignment, notebooks[0], list(staged), db_url,
+                              _coursedir().config, workers=workers, scheduler=scheduler,
+                              preflight=reference)
+    except PreflightFailed as err:
+        raise UsageError(f"preflight: the reference solution of {assignment}, graded in the sandbox, {err}: "
+                         "the grading environment is broken (check `make venv` and the sandbox); "
+                         "nothing was graded")
+    if reference is not None:
+        _preflight_passed(assignment)
     wall = time.monotonic() - started
     failures = {s: r.error for s, r in results.items() if r.error}
     rows = []
+    from autograder.late import describe
     with Gradebook(db_url) as gb:
+        names = {st.id: " ".join(x for x in (st.first_name, st.last_name) if x) for st in gb.students}
+        names.update({e.student_id: e.display_name for e in (entries.entries if entries else [])})  # as written
         for sub in sorted(found, key=lambda s: s.student):
             if sub.data is None:
-                rows.append((sub.student, "-", "-", f"not graded: {sub.source}: {sub.problem}"))
+                rows.append((sub.student, "-", "-", "-", "-", sub.name, f"not graded: {sub.source}: {sub.problem}"))
                 continue
             if sub.student in failures:
-                rows.append((sub.student, "-", "-", f"not graded: {failures[sub.student]}"))
+                rows.append((sub.student, "-", "-", "-", "-", sub.name, f"not graded: {failures[sub.student]}"))
                 continue
             try:
                 s = gb.find_submission(assignment, sub.student)
             except MissingEntry:
-                rows.append((sub.student, "-", "-", "not graded: no result in the gradebook"))
+                rows.append((sub.student, "-", "-", "-", "-", sub.name, "not graded: no result in the gradebook"))
                 continue
             status = f"graded as blank: {staged[sub.student]}" if staged.get(sub.student) else "graded"
-            rows.append((sub.student, f"{s.score:g}", f"{s.max_score:g}", status))
-    # an id or a file name comes from the submission: one printable line each, whatever it holds
+            if sub.others and sub.data:
+                status += "; not notebooks, not graded: " + ", ".join(sub.others)
+            when = f"{s.timestamp:%Y-%m-%d %H:%M}" if s.timestamp else "-"
+            late = "-"
+            if s.timestamp and due:
+                late = "late (Canvas's flag)" if sub.late_flag else describe(s.total_seconds_late)
+                if s.total_seconds_late > 0:
+                    late += f", -{s.late_submission_penalty or 0:g}"
+            if sub.late_flag:
+                when = "-"
+            # nbgrader keeps the penalty beside the score: the grade is the score minus the penalty
+            final = s.score - (s.late_submission_penalty or 0)
+            name = names.get(sub.student) or sub.name
+            rows.append((sub.student, f"{final:g}", f"{s.max_score:g}", when, late, name, status))
+    # an id, a name or a file name comes from the submission: one printable line each, whatever it holds
     rows = [tuple(_printable(x) for x in r) for r in rows]
-    width = max(len("student"), *(len(r[0]) for r in rows))
-    print(f"{'student':<{width}}  {'score':>6}  {'max':>4}  status")
-    for student, score, max_score, status in rows:
-        print(f"{student:<{width}}  {score:>6}  {max_score:>4}  {status}")
-    not_graded = sum(r[3] != "graded" for r in rows)  # unreadable ones count: the instructor must look
+    print(_table(("student", "score", "max", "submitted (UTC)", "late, penalty", "name", "status"), rows))
+    not_graded = sum(not r[6].startswith("graded") for r in rows)  # unreadable ones count: the instructor must look
     print(f"{len(rows) - not_graded} of {len(rows)} submissions graded")
     _summary([float(r[1]) for r in rows if r[1] != "-"], max((float(r[2]) for r in rows if r[2] != "-"), default=0))
+    for line in notes + added:
+        print(line)
     # timings vary from run to run: on stderr, so that the table above is the same for the same class
     busy = sum(r.seconds for r in results.values())
     print(f"graded {len(results)} notebook(s) in {wall:.1f} s on {_where(workers, scheduler)}; "
           f"{busy:.1f} s of grading in all ({busy / max(len(results), 1):.1f} s per notebook)", file=sys.stderr)
     return 1 if not_graded else 0
+
+
+def due(assignment: str, date: str) -> int:
+    """Set the due date of ``assignment`` in nbgrader's gradebook (what ``nbgrader db assignment add
+    --duedate`` sets); late penalties are computed from it when a class is graded."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    course.require_assignment(assignment)
+    try:
+        when = parse_utc(date)
+    except (ValueError, OverflowError) as err:
+        raise UsageError(f"due date {date!r} is not a date ({err}); for example \"2026-12-01 23:59:00 UTC\"")
+    parts = date.split()
+    if len(parts) == 3 and not parts[2].lstrip("+-").isdigit():
+        import dateutil.tz
+        if dateutil.tz.gettz(parts[2]) is None:  # nbgrader would silently read it as UTC
+            raise UsageError(f"due date {date!r}: unknown time zone {parts[2]!r} (for example UTC or Europe/Berlin)")
+    db_url = _check_gradebook()
+    _ensure_in_gradebook(assignment)
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_assignment(assignment, duedate=when)
+    print(f"{assignment} is due {when:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Columns padded to their widest cell (scores right-aligned); the last column is free text."""
+    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head) - 1)]
+    return "\n".join("  ".join(f"{x:>{w}}" if i in (1, 2) else f"{x:<{w}}" for i, (x, w) in enumerate(zip(r, widths)))
+                     + "  " + r[-1] for r in [head, *rows])
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {name!r}: not a time zone name (for example UTC or Europe/Berlin)")
+
+
+def _read_roster(path: str):
+    from autograder import lms
+    return lms.read_roster(Path(path))
+
+
+def _dates(found, layout: str, roster, due, zone) -> list[str]:
+    """Give each submission its time from what the export really carries; notes for the instructor.
+
+    folders: nbgrader's timestamp.txt (read by submissions.collect). Moodle: the grading worksheet's
+    'Last modified (submission)' (``--roster``), in the exporter's time zone. Canvas: the ``_LATE``
+    flag, dated :data:`autograder.late.CANVAS_LATE_SECONDS` after the due date. Never a zip entry's
+    date (the time of zipping)."""
+    from datetime import timedelta
+
+    from autograder.late import CANVAS_LATE_SECONDS
+    notes = []
+    if layout == "canvas":
+        flagged = [s for s in found if s.late_flag and s.data is not None]
+        if flagged and due is None:
+            notes.append(f"{len(flagged)} submission(s) marked _LATE by Canvas, but the assignment has no due "
+                         "date: no late penalty (set one with `python -m autograder due`)")
+        elif flagged:
+            for s in flagged:
+                s.timestamp = f"{due + timedelta(seconds=CANVAS_LATE_SECONDS):%Y-%m-%d %H:%M:%S.%f} UTC"
+    elif layout == "moodle":
+        times = {e.student_id: e.submitted for e in (roster.entries if roster else [])}
+        if roster is None:
+            notes.append("Moodle's zip carries no submission times: pass its grading worksheet with --roster "
+                         "to date the submissions (and apply late penalties)")
+        for s in found:
+            text = times.get(s.student, "")
+            if text and s.data is not None:
+                s.timestamp = _moodle_time(text, zone)
+    return notes
+
+
+MOODLE_TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p", "%d %B %Y, %H:%M",
+                       "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+def _moodle_time(text: str, zone) -> str | None:
+    """The worksheet's 'Last modified (submission)' ('Monday, 1 December 2026, 11:59 PM', in the
+    time zone of the user who exported it) as nbgrader's timestamp text in UTC; None for '-'."""
+    from datetime import datetime, timezone
+    text = " ".join(text.split())
+    if not text or text == "-":
+        return None
+    for fmt in MOODLE_TIME_FORMATS:
+        try:
+            local = datetime.strptime(text, fmt).replace(tzinfo=zone)
+        except ValueError:
+            continue
+        return f"{local.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S.%f} UTC"
+    raise UsageError(f"the grading worksheet's 'Last modified (submission)' {text!r} is not a date Moodle "
+                     "writes (expected like 'Monday, 1 December 2026, 11:59 PM')")
+
+
+def _register(found, roster, db_url: str) -> list[str]:
+    """Store the roster, and each student the export names, in nbgrader's student table. Returns
+    notes: the students graded who are not on the roster (added)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    notes = []
+    if roster is not None:
+        from autograder import lms
+        lms.store_roster(roster, db_url)
+    on_roster = {e.student_id for e in roster.entries} if roster is not None else set()
+    with Gradebook(db_url) as gb:
+        for s in found:
+            if s.data is None or not s.student:
+                continue
+            try:
+                known = gb.find_student(s.student)
+            except MissingEntry:
+                known = None
+            if known is None or not (known.first_name or known.last_name):
+                gb.update_or_create_student(s.student, last_name=s.name or None,
+                                            lms_user_id=s.lms_id or None)
+            if roster is not None and s.student not in on_roster:
+                notes.append(f"not on the roster, added: {_printable(s.student)} ({_printable(s.name)})")
+    return notes
+
+
+def _preflight_files(assignment: str, notebook: str, release_nb) -> dict[str, bytes] | None:
+    """The reference solution as a student would submit it (rebuilt on the release), unless the same
+    reference already passed in this same environment (see :func:`_fingerprint`)."""
+    import nbformat
+
+    from autograder.assemble import assemble, read_student
+    if _preflight_cache(assignment).is_file():
+        return None
+    source = course.ROOT / "source" / assignment / notebook
+    nb = assemble(read_student(source.read_bytes()), release_nb)
+    return {notebook: nbformat.writes(nb).encode("utf-8")}
+
+
+def _preflight_cache(assignment: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqmx-autograder" / "preflight"
+    return base / f"{assignment}-{_fingerprint(assignment)}"
+
+
+def _preflight_passed(assignment: str) -> None:
+    mark = _preflight_cache(assignment)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    mark.write_text("the reference solution scored full marks\n")
+
+
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def _fingerprint(assignment: str) -> str:
+    """What the reference's grade depends on: the assignment's files and configuration, the grader's and
+    the library's code, the data, and the environment the kernel imports them from (an editable
+    install pointing at another checkout changes it)."""
+    if assignment in _FINGERPRINTS:
+        return _FINGERPRINTS[assignment]
+    import hashlib
+    import subprocess
+    repo = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    files = [*sorted((course.ROOT / "source" / assignment).rglob("*")), course.ROOT / "nbgrader_config.py",
+             *sorted((repo / "autograder").rglob("*.py")), *sorted((repo / "autograder" / "expectations").glob("*.json")),
+             *sorted((repo / "seqmx").rglob("*.py")), repo / "data" / "SHA1SUMS"]
+    for f in files:
+        if f.is_file():  # by name and content, wherever the course folder is
+            h.update(f"{f.parent.name}/{f.name}".encode() + b"\0" + f.read_bytes())
+    probe = subprocess.run([sys.executable, "-c", "import importlib.util as u, importlib.metadata as m; "
+                            "print([u.find_spec(p).origin for p in ('seqmx', 'autograder', 'mxnet', 'nbgrader')], "
+                            "[m.version(p) for p in ('mxnet', 'numpy', 'nbgrader', 'd2l')])"],
+                           capture_output=True, text=True)
+    h.update((sys.executable + probe.stdout + probe.stderr + str(shutil.which("bwrap"))).encode())
+    _FINGERPRINTS[assignment] = h.hexdigest()[:16]
+    return _FINGERPRINTS[assignment]
 
 
 def _summary(scores: list[float], max_score: float) -> None:
@@ -291,6 +499,14 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> i
     return 0
 
 
+def publish(dest: str) -> int:
+    """Write the student edition into ``dest``: no solution, hidden test or calibrated value (autograder/publish.py)."""
+    from autograder.publish import publish as write_edition
+
+    print(f"student edition -> {write_edition(Path(dest))}")
+    return 0
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -309,6 +525,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="submissions graded at once on this machine (default: the number of cores)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="grade on a running Dask cluster (tcp://host:8786) instead of this machine")
+    g.add_argument("--lms", choices=("canvas", "moodle", "folders"),
+                   help="the layout of SUBMISSIONS (detected from the names when left out)")
+    g.add_argument("--roster", metavar="FILE", help="a Canvas gradebook export or the Moodle assignment's grading "
+                   "worksheet: students' names and ids, and Moodle's submission times")
+    g.add_argument("--timezone", default="UTC", metavar="ZONE",
+                   help="the time zone of the Moodle worksheet's dates: the exporting user's (default: UTC)")
+    g.add_argument("--no-preflight", dest="preflight", action="store_false",
+                   help="do not grade the reference solution first (it is graded once per environment)")
+    g.add_argument("--allow-no-process-limit", action="store_true", help="grade even where no cgroup can cap "
+                   "the processes of a student's kernel (a fork bomb then meets only RLIMIT_NPROC)")
+    d = sub.add_parser("due", help="set an assignment's due date in the gradebook (late penalties follow it)")
+    d.add_argument("assignment")
+    d.add_argument("date", help='for example "2026-12-01 23:59:00 UTC" or "2026-12-01 23:59 Europe/Berlin"')
     e = sub.add_parser("export", help="write all grades to a CSV file (nbgrader's, Canvas's or Moodle's)")
     e.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
     e.add_argument("--format", choices=("nbgrader", "canvas", "moodle"), default="nbgrader",
@@ -332,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("calibrate", help="record the reference solutions' answers to the hidden checks")
     c.add_argument("assignments", nargs="*")
     c.add_argument("--out", help="folder to write the expectations to (default: autograder/expectations)")
+    pb = sub.add_parser("publish", help="write the student edition (book, library, data, release notebooks)")
+    pb.add_argument("dest", nargs="?", default="_publish", help="the folder to write (default: _publish)")
     return p
 
 
@@ -344,7 +575,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             return release(args.assignments)
         if args.command == "grade":
-            return grade(args.assignment, args.submissions, args.workers, args.scheduler)
+            return grade(args.assignment, args.submissions, args.workers, args.scheduler, args.lms, args.roster,
+                         args.timezone, args.preflight, allow_no_process_limit=args.allow_no_process_limit)
+        if args.command == "due":
+            return due(args.assignment, args.date)
         if args.command == "export":
             return export(args.to, args.format, args.roster, args.assignment, args.missing)
         if args.command == "roster":
@@ -353,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
             return feedback(args.assignment, args.pack, args.to)
         if args.command == "calibrate":
             return calibrate(args.assignments, args.out)
+        if args.command == "publish":
+            return publish(args.dest)
     except UsageError as err:
         print(f"autograder {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -84,7 +84,38 @@ class RedactHiddenTests(Preprocessor):
             if cell.cell_type == "code" and HIDDEN in cell.source:
                 redact(cell)
         nb.cells.insert(0, new_markdown_cell(summary(lost_points(nb))))
+        when = submission_line(resources.get("nbgrader", {}))
+        if when:
+            nb.cells.insert(0, new_markdown_cell(when))
         return nb, resources
+
+
+def submission_line(info: dict) -> str:
+    """When the submission came, against the due date, and its late penalty: one line, or ''."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.late import describe
+    if not info.get("db_url"):
+        return ""
+    try:
+        with Gradebook(info["db_url"]) as gb:
+            sub = gb.find_submission(info["assignment"], info["student"])
+            stamp, due, late = sub.timestamp, sub.duedate, sub.total_seconds_late
+    except (MissingEntry, KeyError):
+        return ""
+    if stamp is None:
+        return ""
+    from autograder.late import CANVAS_LATE_SECONDS
+    line = f"**Submitted** {stamp:%Y-%m-%d %H:%M} UTC"
+    if due is not None and 0 < late <= CANVAS_LATE_SECONDS:  # Canvas's _LATE flag: no time was given
+        line = f"**Submitted** after the due date ({due:%Y-%m-%d %H:%M} UTC), as Canvas marked it"
+        if late > 0:
+            line += f"; late penalty {-float(info.get('late_penalty') or 0):g} points"
+    elif due is not None:
+        line += f", due {due:%Y-%m-%d %H:%M} UTC: {describe(late)}"
+        if late > 0:
+            line += f"; late penalty {-float(info.get('late_penalty') or 0):g} points"
+    return line + "."
 
 
 def as_html(text: str) -> str:

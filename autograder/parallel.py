@@ -30,6 +30,7 @@ from pathlib import Path
 
 from autograder.course import log_tail, nbgrader
 
+PREFLIGHT = "reference-solution"  # the preflight task's student name (never merged, never a student id)
 SCRATCH_PREFIX = "seqmx-grade-"  # + the owner's pid: autograder.sandbox.clean_stale removes a killed run's
 
 
@@ -39,6 +40,9 @@ class Result:
     notebook: str | None  # the autograded notebook (JSON text), None when nbgrader failed
     error: str            # one line, '' on success
     seconds: float
+    score: float = 0.0    # as the scratch course's gradebook scored it (before any late penalty)
+    max_score: float = 0.0
+    lost: str = ""        # the first test that lost points, with its one-line reason
 
 
 def course_template(course: Path, assignment: str) -> bytes:
@@ -79,7 +83,29 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
         if proc.returncode or len(graded) != 1:
             return Result(student, None, f"nbgrader autograde failed: {log_tail(proc)}",
                           time.monotonic() - started)
-        return Result(student, graded[0].read_text(encoding="utf-8"), "", time.monotonic() - started)
+        text = graded[0].read_text(encoding="utf-8")
+        score, max_score, lost = _scored(root, assignment, graded[0].stem, text)
+        return Result(student, text, "", time.monotonic() - started, score, max_score, lost)
+
+
+def _scored(root: Path, assignment: str, notebook_id: str, text: str) -> tuple[float, float, str]:
+    """The scratch gradebook's score of the one submission, and its first lost test with the reason."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from autograder.feedback import one_line_reason
+
+    with Gradebook(_scratch_db(root)) as gb:
+        sub = gb.find_submission(assignment, "student")
+        nb = gb.find_submission_notebook(notebook_id, assignment, "student")
+        lost = [g.name for g in nb.grades if g.score < g.max_score]
+        score, max_score = sub.score, sub.max_score
+    reason = ""
+    if lost:
+        cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.reads(text, as_version=4).cells}
+        cell = cells.get(lost[0])
+        reason = one_line_reason(cell.get("outputs", [])) if cell is not None else ""
+    return score, max_score, (f"{lost[0]}: {reason}" if reason else lost[0]) if lost else ""
 
 
 def _scratch_db(root: Path) -> str:
@@ -131,9 +157,19 @@ class Writer:
         Path(tmp.name).replace(dest / self.notebook)
 
 
+class PreflightFailed(Exception):
+    """The reference solution did not score full marks in the sandbox: nothing was graded."""
+
+
 def grade_class(course: Path, assignment: str, notebook: str, students: list[str], db_url: str, config,
-                workers: int | None = None, scheduler: str | None = None) -> dict[str, Result]:
-    """Grade every staged submission of ``students``; merge each into the gradebook as it arrives."""
+                workers: int | None = None, scheduler: str | None = None,
+                preflight: dict[str, bytes] | None = None) -> dict[str, Result]:
+    """Grade every staged submission of ``students``; merge each into the gradebook as it arrives.
+
+    ``preflight``: the reference solution, staged as a student's submission (file name -> bytes). It
+    is graded first, beside the class; no student's result is merged until it has scored full marks,
+    and if it does not, every task is cancelled and :class:`PreflightFailed` says why (a broken
+    grading environment never grades a class 0)."""
     from distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
@@ -155,21 +191,40 @@ def grade_class(course: Path, assignment: str, notebook: str, students: list[str
             return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
         # submitted in the class's order, each its own task: pure=False, a re-run grades again
+        check = (client.submit(grade_one, shared, assignment, PREFLIGHT, preflight, pure=False,
+                               key="grade-preflight") if preflight is not None else None)
         futures = [client.submit(grade_one, shared, assignment, s, files(s), pure=False,
                                  key=f"grade-{i}")
                    for i, s in enumerate(students)]
+        waiting: list[Result] = []  # results that arrived before the preflight passed
+        passed = check is None
         with tqdm(total=len(futures), desc=f"grading {assignment}", unit="submission", file=sys.stderr,
                   dynamic_ncols=True) as bar:
-            for future in as_completed(futures):
+            for future in as_completed(futures + ([check] if check is not None else [])):
                 result = future.result()
-                if result.notebook is not None:
-                    try:
-                        writer.merge(result)
-                    except Exception as err:  # a notebook nbgrader wrote but the gradebook refused: say so
-                        result = Result(result.student, None, f"not merged into the gradebook: {err}",
-                                        result.seconds)
-                results[result.student] = result
-                bar.update(1)
+                if future is check:
+                    if result.error or result.score < result.max_score or not result.max_score:
+                        for f in futures:
+                            f.cancel()
+                        why = result.error or (f"scored {result.score:g} of {result.max_score:g}"
+                                               + (f" (first lost: {result.lost})" if result.lost else ""))
+                        raise PreflightFailed(why)
+                    passed = True
+                    ready, waiting = waiting, []
+                else:
+                    ready = [result]
+                    if not passed:
+                        waiting.append(result)
+                        continue
+                for result in ready:
+                    if result.notebook is not None:
+                        try:
+                            writer.merge(result)
+                        except Exception as err:  # a notebook nbgrader wrote but the gradebook refused: say so
+                            result = Result(result.student, None, f"not merged into the gradebook: {err}",
+                                            result.seconds)
+                    results[result.student] = result
+                    bar.update(1)
     finally:
         client.close()
         if cluster is not None:

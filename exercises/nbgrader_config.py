@@ -31,6 +31,13 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Late penalties: nbgrader's AssignLatePenalties with the course's plugin (autograder/late.py):
+# 'none', 'zero', or 'percent_per_day'. Due dates: `python -m autograder due ASSIGNMENT DATE`
+# (or `nbgrader db assignment add ASSIGNMENT --duedate=DATE`).
+c.AssignLatePenalties.plugin_class = "autograder.late.LatePenalty"
+c.LatePenalty.penalty_method = "percent_per_day"
+c.LatePenalty.percent_per_day = 10.0  # of the score, per started day (24 h) late
+c.LatePenalty.max_days_late = 5       # later than that: the whole score
 # A visible test runs in the student's kernel, which can be made to report a pass: its point also
 # needs the hidden checks of the answers it uses to pass (autograder/sandbox.py, TrustedVerdict).
 c.TrustedVerdict.confirm_visible = True

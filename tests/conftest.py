@@ -1,5 +1,6 @@
 """Shared helpers: a private copy of the nbgrader course, and the CLI run as a user runs it."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,9 @@ def course(tmp_path) -> Path:
 
 def env_for(course: Path) -> dict:
     env = dict(os.environ, SEQMX_COURSE=str(course))
+    # the grade command's preflight (the reference graded once per environment) is remembered here:
+    # once per assignment and configuration in a test run, never in the user's own cache
+    env["XDG_CACHE_HOME"] = str(REPO / ".pytest_cache" / "xdg")
     env.pop("SEQMX_DB_URL", None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
@@ -44,3 +48,23 @@ def class_folder(root: Path, notebooks: dict[str, Path]) -> Path:
         (root / student).mkdir(parents=True)
         shutil.copy(nb, root / student / nb.name if nb.suffix == ".ipynb" else root / student / "answer.ipynb")
     return root
+
+
+def grade_table(stdout: str) -> list[dict[str, str]]:
+    """The rows of ``grade``'s score table as {column: text}: student, score, max (right-aligned),
+    submitted (UTC), late (with the penalty), name, status (cut at the header's column starts)."""
+    lines = stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("student "))
+    end = next(i for i, ln in enumerate(lines) if re.fullmatch(r"\d+ of \d+ submissions graded", ln))
+    head = lines[start]
+    score_end, max_end = head.index("score") + len("score"), head.index("max") + len("max")
+    left = ["submitted (UTC)", "late, penalty", "name", "status"]
+    starts = [head.index(n) for n in left]
+    rows = []
+    for ln in lines[start + 1:end]:
+        student, score = ln[:score_end].rsplit(None, 1)
+        row = {"student": student.strip(), "score": score, "max": ln[score_end:max_end].strip()}
+        for i, n in enumerate(left):
+            row[n.split(" ")[0].rstrip(",")] = ln[starts[i]:starts[i + 1] if i + 1 < len(left) else None].strip()
+        rows.append(row)
+    return rows

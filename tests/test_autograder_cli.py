@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import COURSE, FIXTURES, class_folder, env_for, make_course, run_cli
+from conftest import COURSE, FIXTURES, class_folder, env_for, grade_table, make_course, run_cli
 
 PS = "ps01-language-models"
 NB = f"{PS}.ipynb"
@@ -18,15 +18,14 @@ SOURCE = COURSE / "source" / PS / NB
 
 def test_lms_zip_is_graded_like_a_folder(course, tmp_path):
     archive = tmp_path / "canvas.zip"
-    with zipfile.ZipFile(archive, "w") as zf:  # Canvas names: <student>_<ids>_<original name>
+    with zipfile.ZipFile(archive, "w") as zf:  # Canvas names: <student>_<user id>_<attachment id>_<original name>
         zf.write(SOURCE, f"submissions/carol_123_456_{NB}")
         zf.write(FIXTURES / PS / "positions.ipynb", f"submissions/dave_124_457_{NB}")
         zf.writestr("submissions/__MACOSX/._carol_123_456_x.ipynb", b"\0")
     proc = run_cli(course, "grade", PS, str(archive))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "carol" in proc.stdout and "dave" in proc.stdout
-    rows = {ln.split()[0]: ln.split()[1] for ln in proc.stdout.splitlines() if ln.endswith("  graded")}
-    assert rows == {"carol": "10", "dave": "8"}
+    rows = {r["student"]: (r["score"], r["name"]) for r in grade_table(proc.stdout) if r["status"] == "graded"}
+    assert rows == {"123": ("10", "carol"), "124": ("8", "dave")}  # the Canvas user id is the key
 
 
 @pytest.mark.parametrize("args, message", [

@@ -39,9 +39,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO, env_for, make_course
+from autograder.submissions import STUDENT_ID, safe_id
+from conftest import REPO, env_for, grade_table, make_course
 from hostile import cases as C
-from hostile.cases import CASES, NB, PS, REFUSED, TABLE_FORGER, TESTS, ZIP_SLIP, Ctx
+from hostile.cases import CASES, NAMED, NB, PS, TABLE_FORGER, TESTS, ZIP_SLIP, Ctx
 
 # one xdist worker (--dist loadgroup): the module's tests share one graded class and one killed run
 pytestmark = pytest.mark.xdist_group("hostile")
@@ -76,13 +77,13 @@ def cli(course: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedPr
 
 
 def table(stdout: str) -> list[tuple[str, str, str, str]]:
-    """The grade table's lines as (student, score, max, status), cut at the header's columns."""
-    lines = stdout.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("student "))
-    end = next(i for i, ln in enumerate(lines) if re.fullmatch(r"\d+ of \d+ submissions graded", ln))
-    width = lines[start].index("status") - 16  # f"{student:<{width}}  {score:>6}  {max:>4}  {status}"
-    return [(ln[:width].rstrip(), ln[width + 2:width + 8].strip(), ln[width + 10:width + 14].strip(), ln[width + 16:])
-            for ln in lines[start + 1:end]]
+    """The grade table's lines as (student, score, max, status)."""
+    return [(r["student"], r["score"], r["max"], r["status"]) for r in grade_table(stdout)]
+
+
+def named_id(member: str) -> str:
+    """The id the grader gives the owner of a folder named as no safe id is."""
+    return safe_id(member.rsplit("/", 1)[0])
 
 
 def read_csv(path: Path) -> dict[str, dict]:
@@ -246,11 +247,12 @@ def build_archive(ctx: Ctx) -> None:
     with zipfile.ZipFile(ctx.archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for case in CASES:
             zf.writestr(case.zip_member, case.build(ctx))
-        for member, _ in REFUSED:
-            zf.writestr(member, reference)
+        blank = (ctx.course / "release" / PS / NB).read_bytes()
+        for member in NAMED:
+            zf.writestr(member, blank)
         for member in ZIP_SLIP:
             zf.writestr(member.format(mark=ctx.mark), reference)
-        zf.writestr(TABLE_FORGER, reference)
+        zf.writestr(TABLE_FORGER, blank)
         zf.writestr(f"__MACOSX/reference/._{NB}", b"\0\0")
 
 
@@ -292,7 +294,7 @@ def graded(released, tmp_path_factory) -> dict:
                 course_before=course_before, peers=list(listener.peers),
                 leftover=pgrep(SLEEP_MARK) + pgrep(ctx.mark),
                 csv=read_csv(tmp / "grades.csv") if export.returncode == 0 else {},
-                rows=table(grade.stdout), gradebook=gradebook(course))
+                rows=table(grade.stdout), grade_rows=grade_table(grade.stdout), gradebook=gradebook(course))
 
 
 def feedback_of(graded, student: str) -> str:
@@ -315,7 +317,7 @@ def test_the_grader_ran_and_every_readable_submission_was_graded(graded):
             assert mine.startswith("graded as blank: ") and case.note in mine, (case.student, mine)
         else:
             assert mine == "graded", (case.student, mine)
-    assert set(graded["csv"]) == {c.student for c in CASES}
+    assert set(graded["csv"]) == {c.student for c in CASES} | {named_id(m) for m in NAMED} | {named_id(TABLE_FORGER)}
 
 
 @pytest.mark.slow
@@ -351,15 +353,18 @@ def test_the_feedback_says_why_in_one_line(graded, case):
 
 
 @pytest.mark.slow
-def test_refused_ids_are_named_in_one_line_and_never_staged(graded):
-    course, rows = graded["course"], graded["rows"]
-    for member, words in REFUSED:
-        student = member.split("/")[0]
-        mine = [r for r in rows if r[0] == student]
-        assert len(mine) == 1 and words in mine[0][3] and mine[0][1:3] == ("-", "-"), (member, mine)
-        assert not (course / "submitted" / student).exists() and student not in graded["gradebook"]
+def test_a_student_with_any_name_is_graded_under_a_safe_id_with_the_name_kept(graded):
+    course, graded_rows = graded["course"], graded["grade_rows"]
+    for member in [*NAMED, TABLE_FORGER]:
+        name, student = member.rsplit("/", 1)[0], named_id(member)
+        assert STUDENT_ID.fullmatch(student) and not student.startswith("-"), student
+        mine = [r for r in graded_rows if r["student"] == student]
+        assert len(mine) == 1 and mine[0]["status"] == "graded" and mine[0]["score"] == "0", (member, mine)
+        assert mine[0]["name"] == name.replace("\n", "\\n"), mine  # as written (a newline shown escaped)
+        assert (course / "submitted" / student / PS / NB).is_file() and student in graded["gradebook"]
     staged = {p.name for p in (course / "submitted").iterdir()}
-    assert staged == {c.student for c in CASES}, staged ^ {c.student for c in CASES}
+    expected = {c.student for c in CASES} | {named_id(m) for m in [*NAMED, TABLE_FORGER]}
+    assert staged == expected, staged ^ expected
 
 
 @pytest.mark.slow
