@@ -154,6 +154,8 @@ class Difference:
             what = f"{where} has another type, length or set of keys than the reference's"
         else:
             what = f"{where} has another {self.kind} than the reference's"
+        if self.total == 1:  # a single value: nothing to count
+            return what
         verb = "differs" if self.bad == 1 else "differ"
         return f"{what}; {self.bad:,} of {self.total:,} values {verb}"
 

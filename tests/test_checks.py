@@ -74,6 +74,7 @@ def test_lists_of_cases_and_nested_lists_of_numbers_are_located_too():
     assert difference(values, expected, 0, 0).describe() == (
         "output `[2]['clipped'][0]` (shape (2, 3)) differs first at [1, 2]; 1 of 33 values differs")
     assert difference(None, expected, 0, 0).describe().startswith("the output has another type, length")
+    assert difference(2.5, 2.0, 0, 0).describe() == "the output differs"  # one value: nothing to count
     assert difference(values[:2], expected, 0, 0).bad == 33
 
 
