@@ -10,10 +10,13 @@ way, 20 x 35 minibatches) and doubled its CPU time.
 The target is Zaremba et al. (2014), small non-regularized model: test
 perplexity 114.5 after 13 epochs of SGD (batch 20, 20 steps, lr 1 halved
 every epoch after the 4th, clip norm 5, uniform init 0.1, no dropout). The
-model is the same in both configurations: ``seqmx.rnn.RNNModel`` with an
-Embedding of 200, ``rnn.LSTM(200, num_layers=2)`` and a Dense head over the
-10,000 words (Mikolov's split from ``data/ptb.zip``, each sentence ending in
-``<eos>``, vocabulary from the training text).
+model is the same in every configuration: ``seqmx.wordlm.WordLM`` (a
+``seqmx.rnn.RNNModel``) with an Embedding of 200, ``rnn.LSTM(200,
+num_layers=2)`` and a Dense head over the 10,000 words (Mikolov's split
+from ``data/ptb.zip``, each sentence ending in ``<eos>``, vocabulary from the training text). The model, the recipes
+(``CONFIGS``), the data and the training loop live in ``seqmx.wordlm``
+(taught in the book), which this script imports; it adds the Zaremba probe
+and the report.
 
 One run first trains ``--probe-batches`` minibatches of the Zaremba
 configuration and extrapolates its CPU time (user + sys of every thread) and
@@ -26,110 +29,26 @@ stops improving (the reported test perplexity is the one of the best
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
-import resource
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import d2l.mxnet as d2l
 import mxnet as mx
-import numpy as onp
-from mxnet import gluon, npx
-from mxnet.gluon import rnn as grnn
+from mxnet import gluon, npx  # noqa: F401  (gluon: tests/test_ptb_lstm.py makes its Trainer from here)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from seqmx import data, rnn  # noqa: E402
+from seqmx import rnn  # noqa: E402
+# the model, its recipes, the data and the training loop: one source of truth, taught in the book
+from seqmx.wordlm import (CONFIGS, EVAL_BATCH, TARGET_PPL, Config, LanguageModel, WordLM,  # noqa: E402,F401
+                          cpu_seconds, load_ptb, make_model)
+from seqmx.wordlm import lr_schedule as epochs_schedule  # noqa: E402,F401
+from seqmx.wordlm import train as _train  # noqa: E402
 
 npx.set_np()
-
-TARGET_PPL = 114.5  # Zaremba et al. 2014, table 1, non-regularized LSTM, test
-EVAL_BATCH = 10     # streams for validation and test (as PyTorch's word_language_model)
-
-
-@dataclass(frozen=True)
-class Config:
-    batch_size: int
-    num_steps: int
-    optimizer: str
-    lr: float             # for the loss averaged over every token of a minibatch
-    clip_theta: float     # on the same averaged loss's gradient
-    num_epochs: int
-    decay_after: int      # lr halved every epoch after this many
-    patience: int | None  # stop after this many epochs without a better validation perplexity
-    dropout: float = 0.0  # on the embeddings, between the two LSTM layers and on the LSTM's output
-    tied: bool = False    # the output layer's weight is the input embedding (Press & Wolf 2017)
-
-
-CONFIGS = {
-    # Zaremba's loss is summed over the 20 steps (averaged over the batch): lr 1 and clip 5 there are
-    # lr 20 and clip 5/20 = 0.25 for the per-token mean that seqmx.rnn.train_epoch minimises.
-    "zaremba": Config(batch_size=20, num_steps=20, optimizer="sgd", lr=20.0, clip_theta=0.25,
-                      num_epochs=13, decay_after=4, patience=None),
-    # Larger minibatches keep both cores busier per token; Adam makes progress in few epochs.
-    "fast": Config(batch_size=64, num_steps=35, optimizer="adam", lr=2e-3, clip_theta=0.25,
-                   num_epochs=13, decay_after=1, patience=1),
-    # Zaremba's optimiser on 35-step windows (40% less CPU per token than 20 steps, measured), with the
-    # output layer tied to the embedding: a better model of the same size, so that it passes 114.5
-    # before the 13th epoch
-    "tied": Config(batch_size=20, num_steps=35, optimizer="sgd", lr=20.0, clip_theta=0.25,
-                   num_epochs=13, decay_after=5, patience=None, tied=True),
-    # the same with dropout, which lets a model train longer before it overfits
-    "tied-dropout": Config(batch_size=20, num_steps=35, optimizer="sgd", lr=20.0, clip_theta=0.25,
-                           num_epochs=13, decay_after=6, patience=None, dropout=0.2, tied=True),
-}
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process, all threads (MXNet's engine and OpenMP workers) included."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def load_ptb() -> tuple[dict[str, list[int]], d2l.Vocab]:
-    """Token indices of the three splits, every sentence ending in <eos>; vocabulary from the training split."""
-    # read_ptb gives the sentences without their end marker; the 10k-word models predict it too
-    tokens = {s: [w for sent in data.read_ptb(s) for w in sent + ["<eos>"]] for s in ("train", "valid", "test")}
-    vocab = d2l.Vocab(tokens["train"])  # 9,999 words (<unk> among them) + <eos> = 10,000
-    return {s: vocab[t] for s, t in tokens.items()}, vocab
-
-
-class LanguageModel(rnn.RNNModel):
-    """``seqmx.rnn.RNNModel`` (Embedding -> LSTM -> Dense) with dropout around the LSTM and, if
-    ``tied``, one matrix for the input embedding and the output layer (Press & Wolf 2017)."""
-
-    def __init__(self, rnn_layer, vocab_size: int, embed_size: int, dropout: float = 0.0, tied: bool = False):
-        super().__init__(rnn_layer, vocab_size, embed_size=embed_size)
-        self.drop = gluon.nn.Dropout(dropout)
-        if tied:
-            # a Dense sharing the embedding's parameter dict finds its weight, (vocab, embed), there
-            self.dense = gluon.nn.Dense(vocab_size, flatten=False, in_units=embed_size,
-                                        params=self.embedding.params)
-
-    def hybrid_forward(self, F, inputs, state):
-        X = self.drop(self.embedding(inputs.T))               # (num_steps, batch_size, embed_size)
-        Y, state = self.rnn(X, state)                          # (num_steps, batch_size, num_hiddens)
-        output = self.dense(self.drop(Y)).reshape(-1, self.vocab_size)  # (num_steps * batch_size, vocab)
-        return output, state
-
-
-def make_model(vocab_size: int, dropout: float = 0.0, seed: int = 0, tied: bool = False) -> rnn.RNNModel:
-    """Embedding(vocab, 200) -> LSTM(200, 2 layers) -> Dense(vocab), every weight ~ U(-0.1, 0.1), biases 0."""
-    rnn.set_seed(seed)
-    net = LanguageModel(grnn.LSTM(200, num_layers=2, dropout=dropout), vocab_size, 200, dropout, tied)
-    net.initialize(mx.init.Uniform(0.1))  # Gluon's biases keep their own zero initialiser
-    net.hybridize()
-    return net
-
-
-def epochs_schedule(cfg: Config, epoch: int) -> float:
-    """Learning rate of epoch ``epoch`` (1-based): constant, then halved every epoch after ``decay_after``."""
-    return cfg.lr * 0.5 ** max(epoch - cfg.decay_after, 0)
 
 
 def probe_zaremba(corpus: list[int], vocab_size: int, num_batches: int, seed: int) -> dict:
@@ -157,46 +76,12 @@ def probe_zaremba(corpus: list[int], vocab_size: int, num_batches: int, seed: in
 
 def train(cfg: Config, corpora: dict[str, list[int]], vocab_size: int, seed: int, max_epochs: int,
           time_budget: float | None, stop_at_target: bool = False, on_epoch=None) -> list[dict]:
-    """Train epoch by epoch; one row per epoch, passed to ``on_epoch(rows)`` as it is made.
-
-    Stops early on validation (the configuration's patience), before overrunning the time budget,
-    or, with ``stop_at_target``, once the best validation epoch so far has test perplexity <= 114.5
-    (the time-to-target measurement: the target, not the model, is chosen on the test set)."""
-    net = make_model(vocab_size, cfg.dropout, seed, cfg.tied)
-    trainer = gluon.Trainer(net.collect_params(), cfg.optimizer, {"learning_rate": cfg.lr})
-    train_iter = rnn.SeqDataLoader(corpora["train"], cfg.batch_size, cfg.num_steps, seed=seed)
-    valid_iter = rnn.SeqDataLoader(corpora["valid"], EVAL_BATCH, cfg.num_steps, shuffle=False)
-    test_iter = rnn.SeqDataLoader(corpora["test"], EVAL_BATCH, cfg.num_steps, shuffle=False)
-    rows: list[dict] = []
-    best, since_best, start, cum_cpu = math.inf, 0, time.perf_counter(), 0.0
-    for epoch in range(1, min(cfg.num_epochs, max_epochs) + 1):
-        lr = epochs_schedule(cfg, epoch)
-        trainer.set_learning_rate(lr)
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        stats = rnn.train_epoch(net, train_iter, lr, cfg.clip_theta, trainer)
-        valid = rnn.evaluate_perplexity(net, valid_iter)
-        test = rnn.evaluate_perplexity(net, test_iter)
-        cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
-        cum_cpu += cpu
-        rows.append({"epoch": epoch, "lr": lr, "train": stats["train_ppl"], "valid": valid, "test": test,
-                     "cpu": cpu, "wall": wall, "cum_cpu": cum_cpu, "load": os.getloadavg()[0]})
+    """:func:`seqmx.wordlm.train`, printing each epoch's row of the report as it is made."""
+    def report(rows):
         print(row_line(rows[-1]), flush=True)
         if on_epoch is not None:
             on_epoch(rows)
-        if valid < best:
-            best, since_best = valid, 0
-        else:
-            since_best += 1
-        if stop_at_target and min(rows, key=lambda r: r["valid"])["test"] <= TARGET_PPL:
-            print(f"the best validation epoch reached test perplexity {TARGET_PPL}: stop")
-            break
-        if cfg.patience is not None and since_best >= cfg.patience:
-            print(f"validation perplexity did not improve for {since_best} epoch(s): stop")
-            break
-        if time_budget is not None and time.perf_counter() - start + wall > time_budget:
-            print(f"another epoch would overrun the {time_budget:.0f} s budget: stop")
-            break
-    return rows
+    return _train(cfg, corpora, vocab_size, seed, max_epochs, time_budget, stop_at_target, on_epoch=report)
 
 
 HEADER = ["epoch", "lr", "train ppl", "valid ppl", "test ppl", "epoch CPU s", "wall s", "cumulative CPU s",

@@ -12,5 +12,7 @@ the modules that need it (not by ``data`` or ``ngram``).
 - :mod:`seqmx.lstm`:  scratch LSTM, peephole and coupled variants, copying Gluon rnn.LSTM weights
 - :mod:`seqmx.deep`:  deep (stacked) and bidirectional RNNs from scratch, Gluon weight copying, masked-character task
 - :mod:`seqmx.seq2seq`: encoder-decoder (2-layer LSTM), masked loss, teacher forcing, greedy decoding, BLEU
+- :mod:`seqmx.wordlm`: the PTB word-level LSTM (tied, dropout), its training, evaluation, interpolation with KN
+- :mod:`seqmx.checkpoints`: trained models in ``data/checkpoints/``: training with provenance, checksummed loading
 - :mod:`seqmx.worked`: the notes' worked-example numbers (001 §6.3, 000, 004) and helpers
 """

@@ -1,0 +1,348 @@
+"""Trained models shipped in ``data/checkpoints/``: training with provenance, checksummed loading.
+
+Taught in chapter "A word-level LSTM on Penn Treebank" and used in
+chapter "Comparing recurrent models" (the converged character-level models).
+Each model :data:`MODELS` names is trained by :func:`train` with the
+library's own code (``seqmx.wordlm`` for the PTB LSTM, ``seqmx.rnn`` for the
+character-level models) and stored as three things:
+
+* ``<name>.params``: the parameters (``HybridBlock.save_parameters``);
+* ``<name>.json``: its provenance: the command that made it, seed, epochs,
+  CPU and wall seconds, library versions, hyperparameters, per-epoch
+  history and the final training, validation (and test) perplexity;
+* a line for each of the two files in ``SHA1SUMS``.
+
+:func:`load` verifies both checksums before it rebuilds the model, and
+:func:`evaluate` recomputes the held-out perplexities that the provenance
+records (``tests/test_checkpoints.py`` compares them). ``make checkpoints``
+(``scripts/train_checkpoints.py``) retrains them all.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from seqmx import data
+
+#: Where the checkpoints live: ``checkpoints/`` in the data directory (``$SEQMX_DATA`` or ``data/``).
+CHECKPOINT_DIR = data.DATA_DIR / "checkpoints"
+REPO = Path(__file__).resolve().parent.parent
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unlisted or corrupt."""
+
+
+@dataclass(frozen=True)
+class CharModel:
+    """A character-level model of *The Time Machine*, in the configuration of chapter "Comparing
+    recurrent models" (one-hot inputs, Gluon layer, SGD with clipping, sequential partitioning),
+    trained to convergence: whenever validation perplexity fails to improve by ``min_delta``
+    (relative), the learning rate is halved; training stops after ``max_halvings`` halvings or
+    ``max_epochs`` epochs, and the parameters of the best validation epoch are kept."""
+    cell: str                # "rnn" (tanh), "gru" or "lstm"
+    num_layers: int = 1
+    num_hiddens: int = 128
+    batch_size: int = 64
+    num_steps: int = 35
+    lr: float = 8.0
+    clip_theta: float = 0.25
+    seed: int = 0
+    max_epochs: int = 150
+    max_halvings: int = 4
+    min_delta: float = 1e-3
+
+
+@dataclass(frozen=True)
+class WordModel:
+    """The PTB word-level LSTM of :mod:`seqmx.wordlm`, configuration ``config``, ``epochs`` epochs."""
+    config: str = "tied-dropout"
+    epochs: int = 5
+    seed: int = 0
+
+
+#: Every checkpoint, in training order.
+MODELS = {
+    "ptb-lstm": WordModel(),
+    "tm-rnn": CharModel("rnn"),
+    "tm-gru": CharModel("gru"),
+    "tm-lstm": CharModel("lstm"),
+    "tm-lstm2": CharModel("lstm", num_layers=2),
+}
+
+
+# --- files and checksums ------------------------------------------------------------------------
+
+def sha1_of(path: Path) -> str:
+    sha1 = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha1.update(block)
+    return sha1.hexdigest()
+
+
+def _read_sums(directory: Path) -> dict[str, str]:
+    sums = directory / "SHA1SUMS"
+    if not sums.is_file():
+        return {}
+    out = {}
+    for line in sums.read_text().splitlines():
+        digest, _, fname = line.partition("  ")
+        if fname.strip():
+            out[fname.strip()] = digest.strip()
+    return out
+
+
+def _write_sums(directory: Path, sums: dict[str, str]) -> None:
+    text = "".join(f"{digest}  {fname}\n" for fname, digest in sorted(sums.items()))
+    tmp = directory / "SHA1SUMS.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, directory / "SHA1SUMS")
+
+
+def verified_path(fname: str, directory: Path | None = None) -> Path:
+    """The path of checkpoint file ``fname`` after checking its SHA-1 against ``SHA1SUMS``."""
+    directory = Path(directory or CHECKPOINT_DIR)
+    path, expected = directory / fname, _read_sums(directory).get(fname)
+    restore = f"restore it with `git checkout {path}` or retrain with `make checkpoints`"
+    if expected is None:
+        raise CheckpointError(f"{directory / 'SHA1SUMS'}: no checksum listed for {fname!r}; {restore}")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file is missing; {restore}")
+    actual = sha1_of(path)
+    if actual != expected:
+        raise CheckpointError(f"{path}: corrupt checkpoint (SHA-1 {actual}, expected {expected}); {restore}")
+    return path
+
+
+def available(directory: Path | None = None) -> list[str]:
+    """The names of :data:`MODELS` whose parameters are listed in ``SHA1SUMS``."""
+    sums = _read_sums(Path(directory or CHECKPOINT_DIR))
+    return [name for name in MODELS if f"{name}.params" in sums]
+
+
+# --- building the models ----------------------------------------------------------------------------
+
+def char_data(spec: CharModel):
+    """``(train_iter, valid_iter, vocab)`` of The Time Machine for ``spec`` (the course's split)."""
+    from seqmx import rnn
+    return rnn.load_data_time_machine(spec.batch_size, spec.num_steps, seed=spec.seed)
+
+
+def build(name: str, vocab_size: int):
+    """A fresh, uninitialised model of checkpoint ``name`` (shapes fixed: parameters can be loaded)."""
+    from mxnet.gluon import rnn as grnn
+    from seqmx import rnn, wordlm
+    spec = MODELS[name]
+    if isinstance(spec, WordModel):
+        cfg = wordlm.CONFIGS[spec.config]
+        return wordlm.make_model(vocab_size, cfg.dropout, spec.seed, cfg.tied, initialize=False)
+    layers = {"rnn": lambda: grnn.RNN(spec.num_hiddens, spec.num_layers, activation="tanh"),
+              "gru": lambda: grnn.GRU(spec.num_hiddens, spec.num_layers),
+              "lstm": lambda: grnn.LSTM(spec.num_hiddens, spec.num_layers)}
+    return rnn.RNNModel(layers[spec.cell](), vocab_size)
+
+
+def load(name: str, directory: Path | None = None):
+    """``(net, provenance)``: checkpoint ``name`` rebuilt from its verified files.
+
+    Raises :class:`CheckpointError` if a file is missing or its SHA-1 differs
+    from ``SHA1SUMS``. Taught in chapter "A word-level LSTM on Penn Treebank".
+    """
+    import mxnet as mx
+    if name not in MODELS:
+        raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(MODELS)}")
+    provenance = json.loads(verified_path(f"{name}.json", directory).read_text())
+    params = verified_path(f"{name}.params", directory)
+    net = build(name, provenance["vocab_size"])
+    net.load_parameters(str(params), ctx=mx.cpu())
+    net.hybridize()
+    return net, provenance
+
+
+def evaluate(name: str, net, provenance: dict | None = None) -> dict:
+    """The held-out perplexities of a model of checkpoint ``name``, computed as its provenance records them.
+
+    ``{"valid": ...}`` for the character-level models, ``{"valid": ..., "test": ...}`` for PTB.
+    """
+    spec = MODELS[name]
+    limit = (provenance or {}).get("eval_tokens")
+    if isinstance(spec, WordModel):
+        from seqmx import wordlm
+        corpora, _ = wordlm.load_ptb()
+        batch = (provenance or {}).get("eval_batch", wordlm.EVAL_BATCH)
+        return {s: wordlm.evaluate(net, corpora[s][:limit], batch) for s in ("valid", "test")}
+    from seqmx import rnn
+    _, valid_iter, _ = char_data(spec)
+    if limit:
+        valid_iter.corpus = valid_iter.corpus[:limit]
+    return {"valid": rnn.evaluate_perplexity(net, valid_iter)}
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+def _versions() -> dict:
+    import d2l
+    import mxnet
+    import numpy
+    return {"python": platform.python_version(), "mxnet": mxnet.__version__, "numpy": numpy.__version__,
+            "d2l": d2l.__version__}
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "seqmx", "scripts"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (seqmx/ or scripts/ modified)" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _train_word(spec: WordModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
+    from seqmx import wordlm
+    cfg = wordlm.CONFIGS[spec.config]
+    corpora, vocab = wordlm.load_ptb()
+    if eval_tokens:
+        corpora = {"train": corpora["train"], **{s: corpora[s][:eval_tokens] for s in ("valid", "test")}}
+    net = wordlm.make_model(len(vocab), cfg.dropout, spec.seed, cfg.tied)
+
+    def on_epoch(rows):
+        r = rows[-1]
+        log(f"epoch {r['epoch']}: lr {r['lr']:g}, train ppl {r['train']:.2f}, valid ppl {r['valid']:.2f}, "
+            f"test ppl {r['test']:.2f}, {r['cpu']:.0f} CPU s, {r['wall']:.0f} s wall")
+
+    epochs = min(spec.epochs, max_epochs or spec.epochs)
+    budget = None if deadline is None else deadline - time.time()
+    rows = wordlm.train(cfg, corpora, len(vocab), spec.seed, epochs, budget, on_epoch=on_epoch, net=net,
+                        max_batches=max_batches)
+    last = rows[-1]
+    record = {"vocab_size": len(vocab), "hyperparameters": {**cfg.as_dict(), "config": spec.config,
+                                                             "embed_size": 200, "num_hiddens": 200,
+                                                             "num_layers": 2, "init": "uniform(-0.1, 0.1)"},
+              "epochs": len(rows), "stopped": "epochs" if len(rows) == epochs else "deadline",
+              "eval_batch": wordlm.EVAL_BATCH, "eval_steps": wordlm.EVAL_STEPS,
+              "history": rows,
+              "perplexity": {"train": last["train"], "valid": last["valid"], "test": last["test"]},
+              "notes": ("train: averaged over the last epoch while training (dropout on); valid and test: "
+                        f"after it, over {wordlm.EVAL_BATCH} sequential streams of {wordlm.EVAL_STEPS}-step "
+                        "minibatches without offset, state carried over (seqmx.wordlm.evaluate)")}
+    return net, record
+
+
+def _train_char(spec: CharModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
+    from mxnet import gluon
+    from seqmx import rnn, wordlm
+    rnn.set_seed(spec.seed)
+    train_iter, valid_iter, vocab = char_data(spec)
+    if eval_tokens:
+        valid_iter.corpus = valid_iter.corpus[:eval_tokens]
+    net = build_char_initialised(spec, len(vocab))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": spec.lr})
+    loader = wordlm._Head(train_iter, max_batches) if max_batches else train_iter
+    lr, halvings, best, best_epoch, rows, stopped = spec.lr, 0, math.inf, 0, [], "max_epochs"
+    best_file = Path(tempfile.mkdtemp()) / "best.params"
+    for epoch in range(1, (max_epochs or spec.max_epochs) + 1):
+        wall0 = time.time()
+        if deadline is not None and rows and wall0 + rows[-1]["wall"] > deadline:
+            stopped = "deadline"
+            log("another epoch would overrun the deadline: stop (not converged)")
+            break
+        trainer.set_learning_rate(lr)
+        stats = rnn.train_epoch(net, loader, lr, spec.clip_theta, trainer)
+        valid = rnn.evaluate_perplexity(net, valid_iter)
+        rows.append({"epoch": epoch, "lr": lr, "train": stats["train_ppl"], "valid": valid,
+                     "wall": round(time.time() - wall0, 2)})
+        log(f"epoch {epoch}: lr {lr:g}, train ppl {stats['train_ppl']:.3f}, valid ppl {valid:.3f}")
+        if valid < best * (1 - spec.min_delta):
+            best, best_epoch = valid, epoch
+            net.save_parameters(str(best_file))
+        else:
+            halvings += 1
+            if halvings > spec.max_halvings:
+                stopped = "converged"
+                break
+            lr /= 2
+    if best_epoch:
+        net.load_parameters(str(best_file))
+    best_file.unlink(missing_ok=True)
+    best_file.parent.rmdir()
+    kept = rows[best_epoch - 1] if best_epoch else rows[-1]
+    record = {"vocab_size": len(vocab), "hyperparameters": {k: v for k, v in spec.__dict__.items()},
+              "epochs": len(rows), "best_epoch": kept["epoch"], "history": rows,
+              "stopped": stopped, "converged": stopped == "converged",
+              "perplexity": {"train": kept["train"], "valid": kept["valid"]},
+              "notes": ("parameters of the best validation epoch; train: averaged over that epoch while "
+                        "training; valid: after it, over the validation iterator of "
+                        "seqmx.rnn.load_data_time_machine (the last 10% of the book, sequential streams "
+                        "without offset). The learning rate is halved after each epoch that does not "
+                        f"improve validation perplexity by {spec.min_delta:.1%}; training stops at the "
+                        f"{spec.max_halvings + 1}th such epoch.")}
+    return net, record
+
+
+def build_char_initialised(spec: CharModel, vocab_size: int):
+    """A character-level model initialised as chapter "Comparing recurrent models" does (Gluon's default)."""
+    net = build(next(n for n, s in MODELS.items() if s == spec), vocab_size)
+    net.initialize()
+    net.hybridize()
+    return net
+
+
+def train(name: str, directory: Path | None = None, *, max_batches: int | None = None,
+          max_epochs: int | None = None, eval_tokens: int | None = None, command: str | None = None,
+          deadline: float | None = None, log=print) -> dict:
+    """Train checkpoint ``name`` from its seed and write ``<name>.params``, ``<name>.json`` and their checksums.
+
+    ``max_batches``, ``max_epochs`` and ``eval_tokens`` cut the run short
+    (smoke tests; the provenance records them); no epoch starts that would
+    end after ``deadline`` (a ``time.time()`` value; the provenance says
+    whether the run stopped there). Returns the provenance.
+    """
+    from seqmx import wordlm
+    directory = Path(directory or CHECKPOINT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = MODELS[name]
+    started = datetime.now(timezone.utc)
+    cpu0, wall0 = wordlm.cpu_seconds(), time.perf_counter()
+    trainer = _train_word if isinstance(spec, WordModel) else _train_char
+    net, record = trainer(spec, max_batches, max_epochs, eval_tokens, log, deadline)
+    cpu, wall = wordlm.cpu_seconds() - cpu0, time.perf_counter() - wall0
+    params = directory / f"{name}.params"
+    net.save_parameters(str(params), deduplicate=True)  # a tied matrix is stored once
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE", "MXNET_CPU_WORKER_NTHREADS")
+           if k in os.environ}
+    provenance = {
+        "name": name,
+        "model": type(spec).__name__,
+        "script": "scripts/train_checkpoints.py",
+        "command": command or " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]),
+        "environment": env,
+        "git_commit": _git_commit(),
+        "trained_at": f"{started:%Y-%m-%d %H:%M} UTC",
+        "seed": spec.seed,
+        **record,
+        "cpu_seconds": round(cpu, 1),
+        "wall_seconds": round(wall, 1),
+        "cpu_count": os.cpu_count(),
+        "versions": _versions(),
+        "shortened": {"max_batches": max_batches, "max_epochs": max_epochs} if (max_batches or max_epochs) else None,
+        "eval_tokens": eval_tokens,
+        "params_bytes": params.stat().st_size,
+    }
+    meta = directory / f"{name}.json"
+    meta.write_text(json.dumps(provenance, indent=1, default=float) + "\n")
+    sums = _read_sums(directory)
+    sums[params.name], sums[meta.name] = sha1_of(params), sha1_of(meta)
+    _write_sums(directory, sums)
+    return provenance
