@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # plot with math prints findfont warnings (seen in CI). This install keeps its own.
 export MPLCONFIGDIR := $(CURDIR)/$(VENV)/matplotlib
 
-.PHONY: venv book test test-fast release checkpoints clean constraints
+.PHONY: venv book test test-fast release publish checkpoints clean constraints
 
 venv: $(STAMP)
 
@@ -35,6 +35,12 @@ test-fast: $(STAMP)
 # Student versions of every assignment into exercises/release/.
 release: $(STAMP)
 	$(BIN)/python -m autograder release
+
+# The student edition (book sources, seqmx, data, release notebooks; no solution, hidden test or
+# calibrated value) into _publish/, or PUBLISH_DIR=DIR. See autograder/publish.py.
+PUBLISH_DIR ?= _publish
+publish: $(STAMP)
+	$(BIN)/python -m autograder publish $(PUBLISH_DIR)
 
 # Retrain every checkpoint of data/checkpoints/ (params, provenance JSON, SHA1SUMS) from its seed
 # with the library's own code: one thread, about 35 CPU minutes (the PTB LSTM 25). Not in `make test`.
