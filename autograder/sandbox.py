@@ -5,15 +5,11 @@ believes whatever the kernel reports. Here (configured in
 ``exercises/nbgrader_config.py``, so stock ``nbgrader autograde`` does the same):
 
 - :class:`SandboxedExecute` is nbgrader's ``Execute`` with a kernel started by
-  :class:`SandboxKernelManager`: Debian's ``bubblewrap`` gives the kernel its
-  own process, network, IPC and user namespaces and a file-system view with
-  the Python environment, ``seqmx``, ``data/`` and ``autograder/`` read-only,
-  ``autograder/expectations/`` hidden, and nothing of ``exercises/`` (source
-  notebooks, gradebook, other students' work), ``tests/`` or ``.git``. It
-  talks to nbgrader over Unix sockets (ZeroMQ ``ipc``) in a private folder,
-  since it has no network. ``prlimit`` caps address space, file size, open
-  files and core dumps; a ``pids`` cgroup (where the machine has one) caps
-  processes; the sandbox ends with its kernel, background processes included.
+  :class:`~autograder.jail.SandboxKernelManager` (``autograder/jail.py``): Debian's ``bubblewrap``
+  gives the kernel its own namespaces and a read-only view of the environment, with nothing of
+  ``exercises/``, ``tests/`` or ``.git`` and the expectations hidden; ``prlimit`` caps each process and
+  a cgroup (v2, a systemd scope or v1, whichever the machine has) caps the sandbox's processes and
+  memory; the sandbox ends with its kernel, background processes included.
 - In the sandbox a hidden test's ``autograder.checks.check`` only *probes*:
   it sends the plain values the student's answer returned, as a display
   output of MIME type :data:`PROBE_MIME`. :class:`TrustedVerdict` (in
@@ -24,16 +20,8 @@ believes whatever the kernel reports. Here (configured in
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
-import sys
-import tempfile
-import uuid
-from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
@@ -41,176 +29,13 @@ from traitlets import Bool, Integer, Unicode
 
 from nbgrader.preprocessors import Execute
 
+# the jail (bubblewrap, limits, cgroups) lives in autograder.jail; named here too, where cli.py,
+# nbgrader's configuration and older callers import it from
+from autograder.jail import (REPO, SANDBOX_ENV, NoProcessLimit, SandboxKernelManager,  # noqa: F401
+                             SandboxMissing, bwrap_path, clean_stale)
+
 PROBE_MIME = "application/vnd.seqmx.probe+json"
-SANDBOX_ENV = "SEQMX_SANDBOX"
-REPO = Path(__file__).resolve().parents[1]
 CHECK_CALL = re.compile(r'check\(\s*"([^"]+)"\s*,\s*"([^"]+)"')
-
-
-class SandboxMissing(RuntimeError):
-    pass
-
-
-def bwrap_path() -> str:
-    path = shutil.which("bwrap")
-    if not path:
-        raise SandboxMissing("bubblewrap (bwrap) is not installed: the grader runs student code only in its "
-                             "sandbox. Install it with `apt-get install bubblewrap` (or `make sandbox`).")
-    return path
-
-
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel in a bubblewrap sandbox with resource limits, reached over Unix sockets."""
-
-    memory_bytes = Integer(4 << 30, help="address-space limit (MXNet reserves about 2 GB)").tag(config=True)
-    file_bytes = Integer(64 << 20, help="largest file the kernel may write").tag(config=True)
-    max_pids = Integer(512, help="processes and threads of the sandbox (pids cgroup)").tag(config=True)
-    disk_bytes = Integer(256 << 20, help="size of the writable scratch folder (tmpfs)").tag(config=True)
-    # one thread: the course's models are small, and a second OpenMP thread made grading slower. One
-    # ps06 reference graded alone on 2 idle cores: 63 s with 2 OpenMP + 2 engine threads, 62 s with
-    # 2 + 1, 42 s with 1 + 1. A course with larger models can ask for more.
-    threads = Integer(1, help="OpenMP threads of the kernel (MXNet's engine always runs one worker)").tag(config=True)
-    small_tmp_bytes = Integer(16 << 20, help="size of the sandbox's /tmp and /dev/shm").tag(config=True)
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        # the owner's pid in the name: a later run can tell a killed grader's folder from a live one
-        self._runtime = Path(tempfile.mkdtemp(prefix=f"seqmx-kernel-{os.getpid()}-"))
-        self.transport = "ipc"
-        self.ip = str(self._runtime / "k")
-        self.connection_file = str(self._runtime / "kernel.json")
-        self._cgroup: Path | None = None
-        # a signal cannot reach the kernel through bwrap --new-session: interrupt by message
-        self.kernel_spec.interrupt_mode = "message"
-
-    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
-        work = "/sandbox/work"
-        binds = []
-        for path in {Path(sys.base_prefix), Path(sys.prefix), REPO / "seqmx", REPO / "autograder", REPO / "data"}:
-            binds += ["--ro-bind", str(path), str(path)]
-        for path in ("/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd",
-                     "/etc/group", "/etc/nsswitch.conf"):
-            if os.path.exists(path):
-                binds += ["--ro-bind", path, path]
-        env = {"HOME": work, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "JPY_PARENT_PID": "1",
-               SANDBOX_ENV: "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": work, "PYTHONDONTWRITEBYTECODE": "1",
-               "OMP_NUM_THREADS": str(self.threads), "MXNET_CPU_WORKER_NTHREADS": "1",
-               "LANG": "C.UTF-8"}
-        # OpenBLAS picks its kernels from these (set on the machines here): the sandbox must do the
-        # float32 arithmetic of `calibrate`, or a trained perplexity moves by up to 10% (measured)
-        env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})
-        setenv = [a for k, v in env.items() for a in ("--setenv", k, v)]
-        self._cgroup = _new_pids_cgroup(self.max_pids)
-        # the sandbox enters its cgroup before it starts: a process forked later cannot escape it
-        enter = (["sh", "-c", f'echo $$ > {self._cgroup}/cgroup.procs && exec "$@"', "sh"]
-                 if self._cgroup else [])
-        return [
-            *enter, bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *setenv,
-            "--dev", "/dev", "--proc", "/proc", "--size", str(self.small_tmp_bytes), "--tmpfs", "/tmp",
-            "--size", str(self.small_tmp_bytes), "--tmpfs", "/dev/shm", *binds,
-            # the calibrated expectations are inside autograder/: cover them with an empty folder
-            "--tmpfs", str(REPO / "autograder" / "expectations"),
-            "--bind", str(self._runtime), str(self._runtime),
-            "--size", str(self.disk_bytes), "--tmpfs", work, "--chdir", work,
-            "--remount-ro", "/",  # the sandbox's own root folder: nothing to write there
-            "prlimit", f"--as={self.memory_bytes}", f"--fsize={self.file_bytes}", "--nofile=256", "--core=0",
-            f"--nproc={self.max_pids}", "--",
-            sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
-        ]
-
-    async def _async_launch_kernel(self, kernel_cmd, **kw):
-        kw.pop("env", None)  # --clearenv: nothing of the grader's environment enters
-        kw["cwd"] = str(self._runtime)
-        await super()._async_launch_kernel(kernel_cmd, env={"PATH": os.environ.get("PATH", "")}, **kw)
-
-    def seal(self) -> None:
-        """Once the kernel has made its sockets, its runtime folder (the host's, shared for the
-        Unix sockets) becomes immutable: the sandbox can no longer write a byte into it."""
-        _chattr("+i", self._runtime)
-
-    async def _async_cleanup_resources(self, restart=False):
-        _chattr("-i", self._runtime)
-        await super()._async_cleanup_resources(restart=restart)
-        _kill_cgroup(self._cgroup)
-        self._cgroup = None
-        if not restart:
-            shutil.rmtree(self._runtime, ignore_errors=True)
-
-
-def _chattr(flag: str, folder: Path) -> None:
-    """chattr on a folder and its files, where the machine allows it (root, ext4/xfs/tmpfs)."""
-    import subprocess
-    if shutil.which("chattr") and folder.exists():
-        paths = [folder, *folder.iterdir()] if flag == "+i" else [folder]
-        if flag == "+i":
-            paths = [p for p in paths if not p.is_socket()]
-        subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True)
-        if flag == "-i":
-            subprocess.run(["chattr", "-R", flag, str(folder)], capture_output=True)
-
-
-def clean_stale(root: Path = Path(tempfile.gettempdir())) -> None:
-    """Remove what a killed grader left: runtime folders, scratch courses (autograder.parallel) and
-    cgroups whose owner process is gone."""
-    for prefix in ("seqmx-kernel-", "seqmx-grade-"):
-        for folder in root.glob(prefix + "*"):
-            if not _owner_alive(folder.name, prefix):
-                _chattr("-i", folder)
-                shutil.rmtree(folder, ignore_errors=True)
-    if PIDS_ROOT.is_dir():
-        for group in PIDS_ROOT.glob("seqmx-*"):
-            if not _owner_alive(group.name, "seqmx-"):
-                _kill_cgroup(group)
-
-
-def _owner_alive(name: str, prefix: str) -> bool:
-    """Whether the process whose pid follows ``prefix`` in ``name`` still runs (True if unknown)."""
-    try:
-        pid = int(name[len(prefix):].split("-", 1)[0])
-        os.kill(pid, 0)
-    except ValueError:
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-PIDS_ROOT = Path("/sys/fs/cgroup/pids")
-
-
-def _new_pids_cgroup(max_pids: int) -> Path | None:
-    """A fresh pids cgroup (v1) allowing ``max_pids`` processes and threads, if the machine lets us."""
-    try:
-        group = PIDS_ROOT / f"seqmx-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        group.mkdir()
-        (group / "pids.max").write_text(str(max_pids))
-        return group
-    except OSError:
-        return None  # no writable cgroup: RLIMIT_NPROC (prlimit) is the remaining limit (not for root)
-
-
-def _kill_cgroup(group: Path | None) -> None:
-    """Kill whatever is left in the sandbox's cgroup (background processes), then remove it."""
-    if group is None:
-        return
-    import time
-    for _ in range(100):
-        try:
-            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            group.rmdir()  # only once it is empty (killed processes take a moment to go)
-            return
-        except OSError:
-            time.sleep(0.05)
 
 
 class SandboxedExecute(Execute):
