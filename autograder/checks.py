@@ -258,8 +258,30 @@ def _finite_or_text(value):
     return value
 
 
-def check(assignment: str, name: str, answer: Any) -> None:
+_LOOK_UP = object()
+
+
+def _answer(assignment: str, name: str, namespace: dict | None):
+    """The student's answer to check ``name``: the value of its target name in the notebook's namespace
+    (IPython's, else the caller's globals), or :data:`_LOOK_UP` when the notebook never defined it."""
+    target = checks_of(assignment)[name].target
+    if namespace is None:
+        try:
+            from IPython import get_ipython
+            shell = get_ipython()
+        except ImportError:
+            shell = None
+        import sys
+        namespace = shell.user_ns if shell is not None else sys._getframe(2).f_globals
+    return namespace.get(target, _LOOK_UP), target
+
+
+def check(assignment: str, name: str, answer: Any = _LOOK_UP) -> None:
     """Hidden-test entry point: raise AssertionError with a teaching message on mismatch.
+
+    Without ``answer``, the answer is looked up by its name (the check's ``target``) when the
+    check runs: a name the notebook never defined fails this check alone, as "not graded", and
+    the next check of the same cell still runs (one answer's error never fails another's check).
 
     In the grader's sandbox (``$SEQMX_SANDBOX``) it only records the probed values: the
     verdict is then given outside the sandbox (:class:`autograder.sandbox.TrustedVerdict`),
@@ -267,6 +289,14 @@ def check(assignment: str, name: str, answer: Any) -> None:
     """
     import os
     sandboxed = os.environ.get("SEQMX_SANDBOX") == "1"
+    if answer is _LOOK_UP:
+        answer, target = _answer(assignment, name, None)
+        if answer is _LOOK_UP:
+            if sandboxed:
+                from autograder.sandbox import emit_probe
+                emit_probe(assignment, name, undefined=target)
+                return
+            raise AssertionError(f"{name}: {not_graded(target)}")
     try:
         values = run_probe(assignment, name, answer)
     except Exception as err:  # the student's code raised: say so, briefly
@@ -288,7 +318,20 @@ def check(assignment: str, name: str, answer: Any) -> None:
         raise AssertionError(reason)
 
 
-def probe_all(assignment: str, namespace: dict) -> dict:
-    """Run every check's probe on the answers in ``namespace`` (the reference's, at calibration)."""
-    return {name: run_probe(assignment, name, namespace[spec.target])
-            for name, spec in checks_of(assignment).items()}
+def not_graded(target: str) -> str:
+    """Why a check could not run: its answer's name is not defined (distinct from a wrong answer)."""
+    return (f"not graded: `{target}` is not defined (run the cell that defines it, "
+            "and keep the name the notebook asks for)")
+
+
+def probe_all(assignment: str, namespace: dict, seconds: dict | None = None) -> dict:
+    """Run every check's probe on the answers in ``namespace`` (the reference's, at calibration);
+    ``seconds`` gets each probe's time (the hidden test cells' time limits come from it)."""
+    import time
+    out = {}
+    for name, spec in checks_of(assignment).items():
+        started = time.perf_counter()
+        out[name] = run_probe(assignment, name, namespace[spec.target])
+        if seconds is not None:
+            seconds[name] = time.perf_counter() - started
+    return out

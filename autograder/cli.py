@@ -452,8 +452,14 @@ def _record(value, spec) -> dict:
     return rec
 
 
-def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> int:
-    """Run each reference solution and record its answers to every hidden check."""
+def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timings_only: bool = False) -> int:
+    """Run each reference solution and record its answers to every hidden check, and its times.
+
+    The answers go to ``autograder/expectations/<assignment>.json`` (or ``out``); the time of each
+    of the reference's cells (by grade_id) and of each check's probe to
+    ``autograder/timings/<assignment>.json``, from which grading sets each cell's time limit
+    (:class:`autograder.sandbox.SandboxedExecute`). ``timings_only``: leave the expectations alone.
+    """
     import importlib.metadata as md
     import platform
     import shutil
@@ -463,6 +469,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> i
     from nbclient import NotebookClient
 
     from autograder import checks
+    from autograder.sandbox import TIMINGS
 
     for name in names or course.assignments():
         course.require_assignment(name)
@@ -473,30 +480,63 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600) -> i
         nb.cells = [c for c in nb.cells if not (c.get("metadata", {}).get("nbgrader", {}).get("grade")
                                                and not c["metadata"]["nbgrader"].get("solution"))]
         nb.cells.append(nbformat.v4.new_code_cell(
-            "import json as _json\nfrom autograder.checks import probe_all as _probe_all\n"
-            f"print({PROBE_MARK!r} + _json.dumps(_probe_all({name!r}, globals())))"))
+            "import json as _json\nfrom autograder.checks import probe_all as _probe_all\n_seconds = {}\n"
+            f"_values = _probe_all({name!r}, globals(), _seconds)\n"
+            f"print({PROBE_MARK!r} + _json.dumps({{'values': _values, 'seconds': _seconds}}))"))
+        started, load_before = time.monotonic(), os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as work:
             shutil.copytree(src, work, dirs_exist_ok=True)
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+            NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                            resources={"metadata": {"path": work}}).execute()
+        total = time.monotonic() - started
         printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("name") == "stdout")
-        values = json.loads(printed.split(PROBE_MARK, 1)[1])
+        probed = json.loads(printed.split(PROBE_MARK, 1)[1])
+        values = probed["values"]
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        versions = {"python": platform.python_version(),
+                    **{p: md.version(p) for p in ("numpy", "mxnet", "d2l", "nbgrader")}}
+        timing = {"assignment": name, "calibrated": stamp, "versions": versions,
+                  "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                  "cells": _cell_seconds(nb), "checks": {k: round(v, 3) for k, v in probed["seconds"].items()},
+                  "total": round(total, 3)}
+        _write_json(TIMINGS / f"{name}.json", timing)
+        if timings_only:
+            print(f"timed {name}: {total:.1f} s -> {TIMINGS / (name + '.json')}")
+            continue
         module = checks.problem_module(name)
         specs = checks.checks_of(name)
         record = {
             "assignment": name,
-            "calibrated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "calibrated": stamp,
             "seeds": getattr(module, "SEEDS", {}),
-            "versions": {"python": platform.python_version(),
-                         **{p: md.version(p) for p in ("numpy", "mxnet", "d2l", "nbgrader")}},
+            "versions": versions,
             "checks": {k: _record(v, specs[k]) for k, v in values.items()},
         }
         dest = Path(out or checks.EXPECTATIONS) / f"{name}.json"
-        tmp = dest.with_suffix(".json.part")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, dest)
+        _write_json(dest, record)
         print(f"calibrated {name}: {len(values)} checks -> {dest}")
     return 0
+
+
+def _cell_seconds(nb) -> dict[str, float]:
+    """Seconds each cell with a grade_id took (nbclient's execute_input to execute_reply)."""
+    from nbgrader.utils import parse_utc
+    out = {}
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        run = cell.get("metadata", {}).get("execution", {})
+        if gid and cell.cell_type == "code" and "iopub.execute_input" in run and "shell.execute_reply" in run:
+            seconds = (parse_utc(run["shell.execute_reply"]) - parse_utc(run["iopub.execute_input"])).total_seconds()
+            out[gid] = round(seconds, 3)
+    return out
+
+
+def _write_json(dest: Path, record: dict) -> None:
+    """Written whole, then renamed into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".json.part")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, dest)
 
 
 def publish(dest: str) -> int:
@@ -561,6 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("calibrate", help="record the reference solutions' answers to the hidden checks")
     c.add_argument("assignments", nargs="*")
     c.add_argument("--out", help="folder to write the expectations to (default: autograder/expectations)")
+    c.add_argument("--timings-only", action="store_true",
+                   help="only re-time the reference's cells (autograder/timings/), keep the expectations")
     pb = sub.add_parser("publish", help="write the student edition (book, library, data, release notebooks)")
     pb.add_argument("dest", nargs="?", default="_publish", help="the folder to write (default: _publish)")
     return p
@@ -586,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "feedback":
             return feedback(args.assignment, args.pack, args.to)
         if args.command == "calibrate":
-            return calibrate(args.assignments, args.out)
+            return calibrate(args.assignments, args.out, timings_only=args.timings_only)
         if args.command == "publish":
             return publish(args.dest)
     except UsageError as err:

@@ -99,6 +99,7 @@ def _scored(root: Path, assignment: str, notebook_id: str, text: str) -> tuple[f
         sub = gb.find_submission(assignment, "student")
         nb = gb.find_submission_notebook(notebook_id, assignment, "student")
         lost = [g.name for g in nb.grades if g.score < g.max_score]
+        lost.sort(key=lambda name: "hidden" not in name)  # a hidden check's reason says more than "not confirmed"
         score, max_score = sub.score, sub.max_score
     reason = ""
     if lost:

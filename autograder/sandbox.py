@@ -25,7 +25,7 @@ import re
 from jupyter_core.utils import run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
 from nbgrader.preprocessors import Execute
 
@@ -51,6 +51,14 @@ class SandboxedExecute(Execute):
 
     notebook_timeout = Integer(900, help="seconds for a whole notebook; later cells are not run").tag(config=True)
     max_output_chars = Integer(100_000, help="characters kept of a cell's output text").tag(config=True)
+    # Calibrated limits (autograder/timings/<assignment>.json, written by `calibrate`): a cell may
+    # run limit_factor times what the reference's cell took, at least limit_floor seconds, scaled by
+    # the machine's load when grading starts (load average per core, at least 1: a machine twice as
+    # busy runs every cell about twice as long), at most Execute.timeout; the notebook likewise
+    # (notebook_floor, notebook_timeout). The margin: see the README ("Time limits").
+    limit_factor = Float(10.0, help="a cell may take this many times the reference's time").tag(config=True)
+    limit_floor = Float(15.0, help="seconds any cell may take, however fast the reference was").tag(config=True)
+    notebook_floor = Float(120.0, help="seconds any notebook may take, however fast the reference was").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -69,7 +77,32 @@ class SandboxedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._started, self._replay = None, []
+        self._limits = calibrated_limits((resources or {}).get("nbgrader", {}).get("assignment"))
+        if self._limits is not None:
+            import os
+            self._load_scale = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+            self.timeout_func = self.cell_limit
+            total = max(self.notebook_floor, self.limit_factor * self._limits["total"]) * self._load_scale
+            self._notebook_limit = int(min(self.notebook_timeout, total))
+        else:
+            self.timeout_func, self._notebook_limit = None, self.notebook_timeout
         return super().preprocess(nb, resources, km)
+
+    def cell_limit(self, cell) -> int:
+        """This cell's time limit: limit_factor x the reference's time for it (by grade_id; a hidden
+        test cell: its checks' probes; a cell of the student's own: the largest), within the floor
+        and the configured cap."""
+        limits = self._limits
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if gid in limits["cells"]:
+            seconds = limits["cells"][gid]
+        elif CHECK_CALL.search(cell.source):
+            seconds = sum(limits["checks"].get(name, 0.0) for _, name in CHECK_CALL.findall(cell.source))
+        else:
+            seconds = max([*limits["cells"].values(), 0.0])
+        limit = max(self.limit_floor, self.limit_factor * seconds) * self._load_scale
+        return int(min(self.timeout, limit) + 0.999)
 
     def _fail(self, cell, reason: str):
         cell.outputs = [new_output("error", ename="GradingLimit", evalue=reason,
@@ -84,14 +117,14 @@ class SandboxedExecute(Execute):
             self._started = time.monotonic()
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        if time.monotonic() - self._started > self.notebook_timeout:
-            return self._fail(cell, f"not run: the notebook's time limit ({self.notebook_timeout} s) was reached")
+        if time.monotonic() - self._started > self._notebook_limit:
+            return self._fail(cell, f"not run: the notebook's time limit ({self._notebook_limit} s) was reached")
         try:
             result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except (CellTimeoutError, DeadKernelError) as err:
             died = isinstance(err, DeadKernelError)
             reason = ("the kernel died in this cell (os._exit, a crash, or the memory limit)" if died else
-                      f"this cell ran past its time limit ({self.timeout} s) and ignored the interrupt")
+                      f"this cell ran past its time limit ({self._get_timeout(cell)} s) and ignored the interrupt")
             self._fail(cell, reason)
             await self._restart_and_replay()
             return cell
@@ -134,7 +167,7 @@ class SandboxedExecute(Execute):
         self.km.seal()
         import time
         for code in self._replay:
-            if time.monotonic() - self._started > self.notebook_timeout:
+            if time.monotonic() - self._started > self._notebook_limit:
                 break  # the notebook's time is up: later cells will say so
             try:
                 reply = await self.kc._async_execute_interactive(code, store_history=False, allow_stdin=False,
@@ -149,17 +182,35 @@ class SandboxedExecute(Execute):
                 continue
 
 
-def emit_probe(assignment: str, name: str, values=None, error: str | None = None) -> None:
-    """In the sandbox: send a check's plain values (or the error the answer raised) to the grader."""
+def emit_probe(assignment: str, name: str, values=None, error: str | None = None,
+               undefined: str | None = None) -> None:
+    """In the sandbox: send a check's plain values (or the error the answer raised, or the name of
+    an answer the notebook never defined) to the grader."""
     from IPython.display import display
     payload = {"assignment": assignment, "check": name}
-    payload.update({"error": error} if error is not None else {"values": values})
+    if undefined is not None:
+        payload["undefined"] = undefined
+    else:
+        payload.update({"error": error} if error is not None else {"values": values})
     display({PROBE_MIME: payload, "text/plain": f"{name}: answer recorded for grading"}, raw=True)
 
 
 def hidden_checks(source: str) -> list[tuple[str, str]]:
     """The (assignment, check name) pairs a hidden test cell's source calls."""
     return CHECK_CALL.findall(source)
+
+
+TIMINGS = REPO / "autograder" / "timings"
+
+
+def calibrated_limits(assignment: str | None) -> dict | None:
+    """The reference's times ({"cells": {grade_id: s}, "checks": {name: s}, "total": s}) recorded by
+    ``calibrate``, or None (no record: the configured limits apply)."""
+    path = TIMINGS / f"{assignment}.json" if assignment else None
+    if path is None or not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    return {"cells": record["cells"], "checks": record["checks"], "total": record["total"]}
 
 
 class TrustedVerdict(Preprocessor):
@@ -242,6 +293,8 @@ class TrustedVerdict(Preprocessor):
             spec = checks.checks_of(assignment)[name]
             return (f"{name}: no answer was recorded: the test stopped before its check (is "
                     f"`{spec.target}` defined? did an earlier cell fail?). Hint: {spec.hint}")
+        if isinstance(payload.get("undefined"), str):
+            return f"{name}: {checks.not_graded(checks.checks_of(assignment)[name].target)}"
         if "error" in payload:
             hint = checks.checks_of(assignment)[name].hint
             return f"{name}: your answer raised {str(payload['error'])[:160]}. Hint: {hint}"

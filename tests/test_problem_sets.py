@@ -167,5 +167,20 @@ def test_feedback_names_each_failed_check_with_a_hint_and_leaks_no_hidden_test(g
                                       ps, student)
                 if grade.score < grade.max_score:
                     names_checked = re.findall(r'check\("[^"]+", "([^"]+)"', cell.source)
-                    assert any(n in text for n in names_checked) and "Hint:" in text, (
+                    # a wrong answer gets a hint; an answer never defined is "not graded" and says why
+                    assert any(n in text for n in names_checked) and ("Hint:" in text or "not graded:" in text), (
                         f"{student}: {gid} lost points, the feedback does not say which check and why")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ps01-language-models")
+def test_an_undefined_answer_is_not_graded_and_fails_no_other_answer(graded_class):
+    """best-k-misnamed: `best_k` is never defined. Its hidden check says "not graded", distinct from a
+    wrong answer; the perplexity check in the same hidden cell still runs and passes, so the visible
+    perplexity test keeps its point (the fixture's 9 of 10 is checked above)."""
+    if graded_class["ps"] != "ps01-language-models":
+        pytest.skip("the fixture is ps01's")
+    page = (graded_class["course"] / "feedback" / "best-k-misnamed" / "ps01-language-models"
+            / "ps01-language-models.html").read_text(encoding="utf-8")
+    assert "not graded: <code>best_k</code> is not defined" in page
+    assert "not confirmed" not in page and "perplexity.random" not in page
