@@ -157,7 +157,8 @@ def grade(assignment: str, submissions: str, workers: int | None = None, schedul
     # an id, a name or a file name comes from the submission: one printable line each, whatever it holds
     rows = [tuple(_printable(x) for x in r) for r in rows]
     print(_table(("student", "score", "max", "submitted (UTC)", "late, penalty", "name", "status"), rows))
-    not_graded = sum(not r[6].startswith("graded") for r in rows)  # unreadable ones count: the instructor must look
+    # unreadable ones (graded as blank) count: the instructor must look
+    not_graded = sum(r[6] != "graded" and not r[6].startswith("graded; ") for r in rows)
     print(f"{len(rows) - not_graded} of {len(rows)} submissions graded")
     _summary([float(r[1]) for r in rows if r[1] != "-"], max((float(r[2]) for r in rows if r[2] != "-"), default=0))
     for line in notes + added:
