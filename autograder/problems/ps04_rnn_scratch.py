@@ -18,7 +18,7 @@ import numpy as onp
 from autograder.checks import Check, plain_array as _plain
 
 SEEDS = {"input_layer": 401, "perplexity": 402, "sampling_probs": 403, "predict_sampled": 404,
-         "clip_grad_value": 405, "beam_search": 406, "training": 0}
+         "clip_grad_value": 405, "beam_search": 406, "training": 0, "train_steps": 407}
 
 
 def _mx():
@@ -177,6 +177,31 @@ def probe_clip_grad_value(fn) -> list:
     return out
 
 
+def probe_train_value_clipped(fn) -> list:
+    """Parameters of tiny seeded scratch RNNs after the student's loop trained them on a tiny corpus.
+
+    Vocabulary 7, 5 hidden units, minibatches of 3 x 4 tokens by sequential partitioning (a
+    ``SeqDataLoader`` of 50 seeded tokens: 3 minibatches an epoch, a seeded offset each epoch);
+    one run of 1 epoch (3 SGD steps) and one of 2 epochs (6 steps), theta clipping 16-53% of the
+    entries at each step. Every step's update shows in the parameters: the loss (mean, not sum:
+    a sum scales the gradient by 12 before clipping), the labels' order (Y.T vs Y), the state
+    carried from minibatch to minibatch and begun afresh at each epoch, the clipping. The list the
+    loop returns is recorded only by its length (one entry per epoch): its values come from the
+    student's ``perplexity``, graded in part 2.
+    """
+    from seqmx.rnn import SeqDataLoader
+    rng = onp.random.RandomState(SEEDS["train_steps"])
+    V, h, B, T = 7, 5, 3, 4
+    corpus = [int(t) for t in rng.randint(0, V, size=50)]
+    out = []
+    for i, (lr, theta, num_epochs) in enumerate(((1.0, 0.05, 1), (2.0, 0.02, 2))):
+        net = _random_net(V, h, SEEDS["train_steps"] + i, scale=0.3)
+        train_iter = SeqDataLoader(corpus, B, T, seed=SEEDS["train_steps"] + i)
+        history = fn(net, train_iter, lr, theta, num_epochs)
+        out.append({"params": [_plain(p) for p in net.params], "epochs_reported": len(list(history))})
+    return out
+
+
 # --- part 5 ------------------------------------------------------------------------------
 
 def probe_beam_search(fn) -> list:
@@ -235,6 +260,17 @@ CHECKS = {
         hint="the mean (not summed) loss per token against Y.T.reshape(-1), backward, clip_grad_value, then "
              "sgd(net.params, lr), every minibatch; the state begun at each epoch's first minibatch and "
              "carried over within the epoch"),
+    "train_value_clipped.steps": Check(
+        "train_value_clipped", probe_train_value_clipped, rtol=1e-4, atol=1e-6,
+        why="float32: the same loss and gradients reached by another route (the mean taken by hand, outputs "
+            "and labels transposed together, a summed loss divided by the token count) differ by ~1e-6 "
+            "relative after 6 steps (0 on this machine); clipping is continuous, so such differences stay "
+            "small: 1e-4 relative + 1e-6 absolute. A summed loss, a state reset every minibatch, no "
+            "clipping or labels in the wrong order move the parameters by 3,700 to 126,000 times that",
+        hint="every minibatch: the state begun at the epoch's first minibatch and otherwise carried over "
+             "(detached); the mean (not summed) cross-entropy per token of the outputs against "
+             "Y.T.reshape(-1) under autograd.record(); backward(); clip_grad_value(net, theta); "
+             "sgd(net.params, lr); return one training perplexity per epoch"),
     "beam_search.random": Check(
         "beam_search", probe_beam_search, rtol=1e-5, atol=1e-4,
         why="log-probabilities from a float32 log-softmax summed over up to 25 steps: 1e-5 relative + 1e-4 "
