@@ -10,6 +10,7 @@ the modules that need it (not by ``data`` or ``ngram``).
 - :mod:`seqmx.bptt`:  gradient checks, BPTT by hand, gradient norms over time steps
 - :mod:`seqmx.gru`:   GRU from scratch (d2l and cuDNN/Gluon "reset-after" forms), Gluon weight copy, forced gates
 - :mod:`seqmx.lstm`:  scratch LSTM, peephole and coupled variants, copying Gluon rnn.LSTM weights
+- :mod:`seqmx.longrange`: the first-symbol task (a long-range dependency), Gluon RNN/GRU/LSTM on it, state gradients
 - :mod:`seqmx.deep`:  deep (stacked) and bidirectional RNNs from scratch, Gluon weight copying, masked-character task
 - :mod:`seqmx.seq2seq`: encoder-decoder (2-layer LSTM), masked loss, teacher forcing, greedy decoding, BLEU
 - :mod:`seqmx.wordlm`: the PTB word-level LSTM (tied, dropout), its training, evaluation, interpolation with KN
