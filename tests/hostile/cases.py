@@ -705,7 +705,7 @@ CASES = [
     Case("input-transformer", "double-bias + an input transformer rewriting `assert x` to `_ = x`",
          _input_transformer, 9, DOUBLE_BIAS_LOST, (H5, HIDDEN_DIFFER)),
     Case("showtraceback", "double-bias + showtraceback silenced + an execute_result 1.0 (stock partial credit)",
-         _showtraceback, 9, DOUBLE_BIAS_LOST, (H5, HIDDEN_DIFFER), member=f"showtraceback_1234_5678_{NB}"),
+         _showtraceback, 9, DOUBLE_BIAS_LOST, (H5, HIDDEN_DIFFER), member=f"showtraceback/showtraceback_1234_5678_{NB}"),  # a Canvas-named file in a student's folder
     Case("lying-eq", "rnn_lm_num_params returns objects equal to everything, int() 7; file name in Chinese",
          _lying_eq, 9, (V1, H1), (H1, "rnn_lm_num_params.random:"), member="lying-eq/第3次作业 (final).ipynb"),
     Case("redefined-helpers", "rnn_forward without b_h + rounds_to and numpy.allclose redefined to say yes",
