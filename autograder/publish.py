@@ -252,6 +252,11 @@ def student_constraints() -> str:
 #: ("for epoch in range(num_epochs):") and steps the library shows. Reviewed one by one; not secrets.
 #: When a new one is reported as a leak of a library or chapter file, check it and add it here.
 TAUGHT = frozenset({
+    # seqmx.seq2seq.papineni_bleu (the seq2seq chapter's sentence BLEU) shares these lines with ps11's
+    # corpus_bleu: the chapter shows one sentence; the exercise asks for the counts pooled over a corpus
+    'for n in range(1, max_n + 1):',
+    'brevity = 1.0 if c > r else math.exp(1 - r / c)',
+    'return brevity * math.exp(log_precision)',
     'C = F * C + I * C_tilde',
     'C = F * C + I * C_tilde                                                 # now C is C_t',
     'C_tilde = np.tanh(np.dot(X, W_xc) + np.dot(H, W_hc) + b_c)',
