@@ -43,7 +43,7 @@ publish: $(STAMP)
 	$(BIN)/python -m autograder publish $(PUBLISH_DIR)
 
 # Retrain every checkpoint of data/checkpoints/ (params, provenance JSON, SHA1SUMS) from its seed
-# with the library's own code: one thread, about 35 CPU minutes (the PTB LSTM 25). Not in `make test`.
+# with the library's own code: one thread, about 25 CPU minutes (the PTB LSTM 22). Not in `make test`.
 checkpoints: $(STAMP)
 	OMP_NUM_THREADS=1 MXNET_ENGINE_TYPE=NaiveEngine $(BIN)/python scripts/train_checkpoints.py
 
