@@ -199,12 +199,20 @@ def _versions() -> dict:
             "d2l": d2l.__version__}
 
 
+#: the files whose code trains a checkpoint: a provenance names those that differ from its commit
+_SOURCES = ["seqmx/checkpoints.py", "seqmx/wordlm.py", "seqmx/rnn.py", "seqmx/data.py",
+            "scripts/train_checkpoints.py"]
+
+
 def _git_commit() -> str | None:
+    """HEAD, and which of :data:`_SOURCES` differ from it (uncommitted edits would make it a different run)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "seqmx", "scripts"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + (" (seqmx/ or scripts/ modified)" if dirty else "") if out.returncode == 0 else None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *_SOURCES], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.split()[1::2]
+        if out.returncode != 0:
+            return None
+        return out.stdout.strip() + (f" (modified: {', '.join(dirty)})" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
