@@ -13,8 +13,11 @@ Taught in chapter "Encoder-decoder and sequence to sequence". The pieces:
   :func:`forward_teacher_forcing` (ground truth or the model's own previous
   prediction, chosen per time step with probability
   ``teacher_forcing_ratio``) and :func:`train_seq2seq`;
-- inference: :func:`predict_seq2seq` (greedy decoding) and
-  :func:`evaluate_bleu` (``d2l.bleu`` over held-out pairs).
+- inference: :func:`predict_seq2seq` (greedy decoding),
+  :func:`evaluate_bleu` (``d2l.bleu`` over held-out pairs) and
+  :func:`papineni_bleu` (the BLEU of Papineni et al. 2002 for one sentence:
+  uniform weights over 1- to 4-grams, several references, brevity penalty),
+  to compare with d2l's.
 
 Shapes follow d2l: a minibatch ``X`` is (batch_size, num_steps) of token
 indices, the recurrent layers run time-major (num_steps, batch_size, ...), and
@@ -28,6 +31,7 @@ import math
 import random
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import d2l.mxnet as d2l
@@ -428,6 +432,40 @@ def predict_seq2seq(net: EncoderDecoder, src_sentences: str | list[str], src_voc
             # (d2l's Vocab.to_tokens fails on lists of length 0 or 1, so index directly)
             translations[i] = " ".join(tgt_vocab.idx_to_token[j] for j in row)
     return translations[0] if single else translations
+
+
+def papineni_bleu(pred_seq: str, label_seqs: str | list[str], max_n: int = 4) -> float:
+    """BLEU of Papineni et al. (2002) for one prediction, against one or several references.
+
+    Tokens are separated by spaces, as in ``d2l.bleu``. For each order ``n`` up to ``max_n``,
+    the modified precision ``p_n`` counts each n-gram of the prediction at most as often as
+    it occurs in the reference that has it most often. The score is the geometric mean of
+    ``p_1, ..., p_max_n`` with equal weights ``1/max_n`` (d2l weighs ``p_n`` by ``1/2**n``),
+    times the brevity penalty ``exp(1 - r/c)`` when the prediction's length ``c`` is at most
+    ``r``, the reference length closest to ``c`` (the shorter one on a tie). No smoothing: a
+    prediction with no matching n-gram of some order, or shorter than ``max_n`` tokens,
+    scores 0. Papineni et al. pool the counts of a whole corpus before dividing; this is
+    their formula applied to a single sentence.
+    """
+    references = [label_seqs] if isinstance(label_seqs, str) else list(label_seqs)
+    pred = pred_seq.split()
+    refs = [ref.split() for ref in references]
+    c = len(pred)
+    if c == 0:
+        return 0.0
+    log_precision = 0.0
+    for n in range(1, max_n + 1):
+        pred_ngrams = Counter(tuple(pred[i:i + n]) for i in range(c - n + 1))
+        most = Counter()  # for each n-gram, its largest count in any one reference
+        for ref in refs:
+            most |= Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+        matches = sum(min(count, most[g]) for g, count in pred_ngrams.items())
+        if matches == 0:
+            return 0.0
+        log_precision += math.log(matches / (c - n + 1)) / max_n
+    r = min((abs(len(ref) - c), len(ref)) for ref in refs)[1]
+    brevity = 1.0 if c > r else math.exp(1 - r / c)
+    return brevity * math.exp(log_precision)
 
 
 def evaluate_bleu(net: EncoderDecoder, source: list[list[str]], target: list[list[str]], src_vocab: d2l.Vocab,

@@ -258,6 +258,45 @@ def test_bleu_hand_computed():
     assert d2l.bleu("a b", "a b c d", k=2) == pytest.approx(math.exp(-1), rel=1e-12)
 
 
+def test_papineni_bleu_modified_precision_example_of_the_paper():
+    # Papineni et al. (2002), section 2.1, example 2: the candidate "the the the the the the the"
+    # against "The cat is on the mat." and "There is a cat on the mat." has modified unigram
+    # precision 2/7 ("the" occurs at most twice in one reference). With max_n = 1 the score is
+    # that precision times the brevity penalty, 1 here: the closest reference length is 7 = c.
+    candidate = "the the the the the the the"
+    references = ["the cat is on the mat", "there is a cat on the mat"]
+    assert s2s.papineni_bleu(candidate, references, max_n=1) == pytest.approx(2 / 7, rel=1e-12)
+    assert s2s.papineni_bleu(candidate, references, max_n=2) == 0.0   # no bigram matches
+
+
+def test_papineni_bleu_hand_computed():
+    # p1 = 4/5, p2 = 3/4, p3 = 2/3, p4 = 1/2, c = r = 5 so no penalty: the geometric mean
+    # with equal weights 1/4, (4/5 * 3/4 * 2/3 * 1/2)^(1/4) = 0.2^(1/4)
+    assert s2s.papineni_bleu("a b c d e", "a b c d f") == pytest.approx(0.2 ** 0.25, rel=1e-12)
+    # d2l's weights 1/2^n on the same pair with k = 2: p1^(1/2) p2^(1/4), a different number
+    assert d2l.bleu("a b c d e", "a b c d f", k=2) == pytest.approx((4 / 5) ** 0.5 * (3 / 4) ** 0.25, rel=1e-12)
+    # correct but short: every p_n = 1, brevity penalty exp(1 - r/c) = exp(1 - 6/4)
+    assert s2s.papineni_bleu("a b c d", "a b c d e f") == pytest.approx(math.exp(-0.5), rel=1e-12)
+    # the reference closest in length sets r: 4 (|4 - 4| = 0), not 6, so no penalty
+    assert s2s.papineni_bleu("a b c d", ["a b c d e f", "a b c d"]) == pytest.approx(1.0)
+    # on a tie the shorter reference counts: c = 4, references of 3 and 5 tokens, r = 3 < c
+    assert s2s.papineni_bleu("a b c d", ["a b c", "a b c d e"], max_n=1) == pytest.approx(1.0)
+    # shorter than max_n, or a perfect match
+    assert s2s.papineni_bleu("a b c", "a b c") == 0.0
+    assert s2s.papineni_bleu("a b c", "a b c", max_n=3) == pytest.approx(1.0)
+    assert s2s.papineni_bleu("", "a b c") == 0.0
+
+
+def test_papineni_bleu_agrees_with_nltk_when_installed():
+    translate = pytest.importorskip("nltk.translate.bleu_score")
+    pairs = [("je suis un étudiant .", ["je suis étudiant .", "je suis une étudiante ."]),
+             ("il est très fatigué aujourd'hui .", ["il est très fatigué ."]),
+             ("nous sommes en retard .", ["nous sommes en retard .", "on est en retard ."])]
+    for pred, refs in pairs:
+        expected = translate.sentence_bleu([r.split() for r in refs], pred.split())
+        assert s2s.papineni_bleu(pred, refs) == pytest.approx(expected, rel=1e-12)
+
+
 # --- training --------------------------------------------------------------------------
 
 def _copy_task(seed=0, n=240):
