@@ -413,7 +413,9 @@ def export(to: str, fmt: str = "nbgrader", roster: str | None = None, assignment
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    rows = dest.read_text().count("\n") - 1
+    import csv
+    with open(dest, newline="", encoding="utf-8") as f:
+        rows = sum(1 for _ in csv.reader(f)) - 1
     print(f"exported {rows} grade rows to {dest}")
     return 0
 

@@ -129,8 +129,10 @@ class SandboxKernelManager(AsyncKernelManager):
             *enter, bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *setenv,
             "--dev", "/dev", "--proc", "/proc", "--size", str(self.small_tmp_bytes), "--tmpfs", "/tmp",
             "--size", str(self.small_tmp_bytes), "--tmpfs", "/dev/shm", *binds,
-            # the calibrated expectations are inside autograder/: cover them with an empty folder
+            # the calibrated expectations (and the reference's timings) are inside autograder/: cover
+            # them with empty folders
             "--tmpfs", str(REPO / "autograder" / "expectations"),
+            *(["--tmpfs", str(REPO / "autograder" / "timings")] if (REPO / "autograder" / "timings").is_dir() else []),
             "--bind", str(self._runtime), str(self._runtime),
             "--size", str(self.disk_bytes), "--tmpfs", work, "--chdir", work,
             "--remount-ro", "/",  # the sandbox's own root folder: nothing to write there

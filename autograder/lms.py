@@ -640,3 +640,46 @@ def pack_feedback(course_root, db_url: str, assignment: str, lms: str, dest,
                 zf.write(page, arc)
     say(f"packed {len(members)} feedback page(s) of {len(packed)} student(s) for {lms.capitalize()} -> {dest}")
     return len(packed)
+
+
+# ---------------------------------------------------------------- nbgrader's own CSV, quoted
+
+from nbgrader.plugins import CsvExportPlugin  # noqa: E402
+
+
+class QuotedCsvExportPlugin(CsvExportPlugin):
+    """nbgrader's CSV export (same columns, same rows) written by Python's csv module.
+
+    nbgrader 0.9's ``CsvExportPlugin`` joins the fields with commas unquoted, so a name with a
+    comma ("O’Neil, Zoë") or a newline breaks every later column. Configured as
+    ``c.ExportApp.plugin_class`` in ``exercises/nbgrader_config.py``: stock ``nbgrader export`` and
+    ``python -m autograder export`` both write it."""
+
+    def export(self, gradebook) -> None:
+        from nbgrader.api import MissingEntry
+
+        keys = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                "raw_score", "late_submission_penalty", "score", "max_score"]
+        students = {str(s) for s in self.student}
+        assignments = {str(a) for a in self.assignment}
+        with open(self.to or "grades.csv", "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(keys)
+            for assignment in gradebook.assignments:
+                if assignments and assignment.name not in assignments:
+                    continue
+                for student in gradebook.students:
+                    if students and student.id not in students:
+                        continue
+                    row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
+                           "last_name": student.last_name, "first_name": student.first_name,
+                           "email": student.email, "max_score": assignment.max_score}
+                    try:
+                        sub = gradebook.find_submission(assignment.name, student.id)
+                    except MissingEntry:
+                        row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0, score=0.0)
+                    else:
+                        penalty = sub.late_submission_penalty
+                        row.update(timestamp=sub.timestamp, raw_score=sub.score, late_submission_penalty=penalty,
+                                   score=max(0.0, sub.score - penalty))
+                    out.writerow(["" if row[k] is None else str(row[k]) for k in keys])

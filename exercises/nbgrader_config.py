@@ -38,6 +38,8 @@ c.AssignLatePenalties.plugin_class = "autograder.late.LatePenalty"
 c.LatePenalty.penalty_method = "percent_per_day"
 c.LatePenalty.percent_per_day = 10.0  # of the score, per started day (24 h) late
 c.LatePenalty.max_days_late = 5       # later than that: the whole score
+# nbgrader's CSV export, quoted (names may hold commas and newlines): autograder/lms.py
+c.ExportApp.plugin_class = "autograder.lms.QuotedCsvExportPlugin"
 # A visible test runs in the student's kernel, which can be made to report a pass: its point also
 # needs the hidden checks of the answers it uses to pass (autograder/sandbox.py, TrustedVerdict).
 c.TrustedVerdict.confirm_visible = True
