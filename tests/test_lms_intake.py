@@ -262,3 +262,24 @@ def test_a_broken_environment_stops_grading_before_any_student_is_graded(course,
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_assignment(PS).submissions == []
     assert not (course / "autograded").exists()
+
+
+def test_a_graded_student_not_on_the_roster_is_added_and_named(tmp_path, monkeypatch):
+    import os
+    import sys
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))  # alembic
+    from autograder import lms
+    from autograder.cli import _register
+    from autograder.submissions import Submission
+    from nbgrader.api import Gradebook
+
+    roster = lms.read_roster(canvas_roster(tmp_path / "gradebook.csv"))
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    found = [Submission("4521", "x", b"{}", name="oneilzoë学生", lms_id="4521"),
+             Submission("7777", "y", b"{}", name="latecomerlee", lms_id="7777")]
+    notes = _register(found, roster, db)
+    assert notes == ["not on the roster, added: 7777 (latecomerlee)"]
+    with Gradebook(db) as gb:
+        assert gb.find_student("7777").last_name == "latecomerlee"
+        zoe = gb.find_student("4521")  # the roster's names win over the file name's
+        assert (zoe.first_name, zoe.last_name, zoe.email) == ("Zoë 学生", "O’Neil", "zoe@uni.example")
