@@ -374,6 +374,14 @@ def _renderings(v, answer: bool) -> set[str]:
     return {f for f in forms if _digits(f) >= (5 if answer else 10)}
 
 
+# Calibrated answers the book itself computes and prints on purpose: not secrets of the grader.
+# ps01's storage_4gram (distinct k-grams of a 4-gram model on the first 100,000 PTB words) is the
+# language-models chapter's worked answer to the notes' question; the exercise asks for the function
+# that counts it, which the hidden check probes on other inputs too. (Found by this scanner on the
+# built site: a problem-set part whose number the chapter shows, to revise in the exercise.)
+SHOWN_BY_THE_BOOK = frozenset({("ps01-language-models", "storage_4gram")})
+
+
 @lru_cache(maxsize=4)
 def secret_numbers(expectations: Path = EXPECTATIONS) -> dict[str, str]:
     """Every distinctive way of writing a calibrated value: rendering -> where it comes from."""
@@ -393,6 +401,8 @@ def secret_numbers(expectations: Path = EXPECTATIONS) -> dict[str, str]:
     for path in sorted(Path(expectations).glob("*.json")):
         record = json.loads(path.read_text())
         for check, rec in record.get("checks", {}).items():
+            if (record.get("assignment", path.stem), check) in SHOWN_BY_THE_BOOK:
+                continue
             where = f"calibrated value of {record.get('assignment', path.stem)} {check}"
             walk(rec.get("value"), where, True)
             walk(rec.get("band"), where, False)

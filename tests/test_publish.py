@@ -57,7 +57,8 @@ def test_calibrated_values_are_searched_in_distinctive_forms_only():
     record = json.loads((publish.EXPECTATIONS / "ps01-language-models.json").read_text())
     valid_ppl = record["checks"]["valid_ppl"]["value"]
     assert repr(valid_ppl) in numbers and f"{valid_ppl:.2f}" in numbers  # an answer, as a notebook prints it
-    assert str(record["checks"]["storage_4gram"]["value"]) in numbers
+    # the one answer the language-models chapter prints on purpose (publish.SHOWN_BY_THE_BOOK) is not a secret
+    assert str(record["checks"]["storage_4gram"]["value"]) not in numbers
     for common in ("0.0", "1.0", "0.5", "0.25", "0.16666666666666666", "0.3333333333333333", "28", "0.2"):
         assert common not in numbers, common
     assert all(publish._digits(form) >= 5 for form in numbers)
