@@ -10,7 +10,8 @@ character-level models) and stored as three things:
 * ``<name>.json``: its provenance: the command that made it, seed, epochs,
   CPU and wall seconds, library versions, hyperparameters, per-epoch
   history and the final training, validation (and test) perplexity;
-* a line for each of the two files in ``SHA1SUMS``.
+* a line for each of the two files in ``data/SHA1SUMS`` (as ``checkpoints/<file>``; a checkpoint
+  directory elsewhere keeps its own ``SHA1SUMS``).
 
 :func:`load` verifies both checksums before it rebuilds the model, and
 :func:`evaluate` recomputes the held-out perplexities that the provenance
@@ -19,7 +20,6 @@ records (``tests/test_checkpoints.py`` compares them). ``make checkpoints``
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -83,31 +83,40 @@ MODELS = {
 
 # --- files and checksums ------------------------------------------------------------------------
 
-def sha1_of(path: Path) -> str:
-    sha1 = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha1.update(block)
-    return sha1.hexdigest()
+sha1_of = data.sha1_of
+
+
+def _sums_file(directory: Path) -> tuple[Path, str]:
+    """Where a checkpoint directory's checksums are listed, and the prefix of its file names there:
+    ``data/SHA1SUMS`` for the shipped ``data/checkpoints/`` (one list for everything in ``data/``),
+    the directory's own ``SHA1SUMS`` for one elsewhere (a retraining into another folder, a test)."""
+    directory = Path(directory)
+    if directory.resolve() == CHECKPOINT_DIR.resolve():
+        return directory.parent / "SHA1SUMS", f"{directory.name}/"
+    return directory / "SHA1SUMS", ""
 
 
 def _read_sums(directory: Path) -> dict[str, str]:
-    sums = directory / "SHA1SUMS"
+    sums, prefix = _sums_file(directory)
     if not sums.is_file():
         return {}
     out = {}
     for line in sums.read_text().splitlines():
         digest, _, fname = line.partition("  ")
-        if fname.strip():
-            out[fname.strip()] = digest.strip()
+        if fname.strip().startswith(prefix) and fname.strip() != prefix:
+            out[fname.strip()[len(prefix):]] = digest.strip()
     return out
 
 
 def _write_sums(directory: Path, sums: dict[str, str]) -> None:
-    text = "".join(f"{digest}  {fname}\n" for fname, digest in sorted(sums.items()))
-    tmp = directory / "SHA1SUMS.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, directory / "SHA1SUMS")
+    """Replace the directory's lines of its checksum list, keeping every other line (the corpora's)."""
+    path, prefix = _sums_file(directory)
+    others = path.read_text().splitlines() if prefix and path.is_file() else []  # a shared list only
+    kept = [line for line in others if not line.partition("  ")[2].strip().startswith(prefix)]
+    lines = kept + [f"{digest}  {prefix}{fname}" for fname, digest in sorted(sums.items())]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines))
+    os.replace(tmp, path)
 
 
 def verified_path(fname: str, directory: Path | None = None) -> Path:
@@ -116,7 +125,7 @@ def verified_path(fname: str, directory: Path | None = None) -> Path:
     path, expected = directory / fname, _read_sums(directory).get(fname)
     restore = f"restore it with `git checkout {path}` or retrain with `make checkpoints`"
     if expected is None:
-        raise CheckpointError(f"{directory / 'SHA1SUMS'}: no checksum listed for {fname!r}; {restore}")
+        raise CheckpointError(f"{_sums_file(directory)[0]}: no checksum listed for {fname!r}; {restore}")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file is missing; {restore}")
     actual = sha1_of(path)

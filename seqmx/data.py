@@ -42,15 +42,21 @@ def corpus_path(name: str, data_dir: Path | None = None) -> Path:
     expected = _expected_sha1(name, data_dir)
     if not path.is_file():
         raise CorpusError(f"{path}: corpus file is missing; restore it with `git checkout data/{name}`")
+    actual = sha1_of(path)
+    if actual != expected:
+        raise CorpusError(
+            f"{path}: corrupt corpus file (SHA-1 {actual}, expected {expected}); "
+            f"restore it with `git checkout data/{name}`")
+    return path
+
+
+def sha1_of(path: Path) -> str:
+    """The SHA-1 of a file, read in blocks (the corpora and the checkpoints are checked by it)."""
     sha1 = hashlib.sha1()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha1.update(block)
-    if sha1.hexdigest() != expected:
-        raise CorpusError(
-            f"{path}: corrupt corpus file (SHA-1 {sha1.hexdigest()}, expected {expected}); "
-            f"restore it with `git checkout data/{name}`")
-    return path
+    return sha1.hexdigest()
 
 
 def read_time_machine(data_dir: Path | None = None) -> str:

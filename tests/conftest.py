@@ -42,6 +42,14 @@ def run_cli(course: Path, *args: str, cwd: Path | None = None) -> subprocess.Com
                           env=env_for(course), capture_output=True, text=True, timeout=900)
 
 
+def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Stock ``nbgrader ARGS`` in ``course``, as a maintainer runs it; asserts that it succeeded."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env_for(course),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
 def class_folder(root: Path, notebooks: dict[str, Path]) -> Path:
     """A folder of <student>/<notebook>.ipynb, as an instructor collects them."""
     for student, nb in notebooks.items():

@@ -1,15 +1,13 @@
 """The instructor CLI as a user meets it: LMS zips, bad input, and stock nbgrader on the same course."""
 import csv
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import COURSE, FIXTURES, class_folder, env_for, grade_table, make_course, run_cli
+from conftest import COURSE, FIXTURES, class_folder, grade_table, make_course, run_cli, run_nbgrader
 
 PS = "ps01-language-models"
 NB = f"{PS}.ipynb"
@@ -63,12 +61,9 @@ def test_a_single_file_that_is_not_a_zip_is_refused(course, tmp_path):
 def test_stock_nbgrader_grades_reference_full_and_release_zero(tmp_path):
     """The check a course maintainer runs by hand: nbgrader's own commands, no wrapper."""
     course = make_course(tmp_path / "course")
-    env = env_for(course)
 
     def nbgrader(*args):
-        proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        run_nbgrader(course, *args)
 
     nbgrader("generate_assignment", PS)
     for student, nb in (("alice", SOURCE), ("bob", course / "release" / PS / NB)):

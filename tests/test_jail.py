@@ -47,15 +47,19 @@ v1_only = pytest.mark.skipif(not _is_v1_host() or os.geteuid() != 0,
                              reason="needs a cgroup v1 pids hierarchy, as root")
 
 
+def _cgroup_mount_at(folder: Path, monkeypatch) -> Path:
+    """The jail's cgroup mount point moved to an empty ``folder``, with no root or allowance set."""
+    folder.mkdir()
+    monkeypatch.setenv(jail.FS_ENV, str(folder))
+    monkeypatch.delenv(jail.ROOT_ENV, raising=False)
+    monkeypatch.delenv(jail.ALLOW_ENV, raising=False)
+    return folder
+
+
 @pytest.fixture
 def no_cgroups(tmp_path, monkeypatch):
     """A machine with no cgroup at all: the mount point is an empty folder."""
-    empty = tmp_path / "no-cgroupfs"
-    empty.mkdir()
-    monkeypatch.setenv(jail.FS_ENV, str(empty))
-    monkeypatch.delenv(jail.ROOT_ENV, raising=False)
-    monkeypatch.delenv(jail.ALLOW_ENV, raising=False)
-    return empty
+    return _cgroup_mount_at(tmp_path / "no-cgroupfs", monkeypatch)
 
 
 def execute(cells: list[str], **limits) -> list[list[tuple]]:
@@ -235,11 +239,7 @@ def _fake_v2(root: Path, own: str, procs: list[int], controllers="cpu memory pid
 
 @pytest.fixture
 def fake_fs(tmp_path, monkeypatch):
-    fs = tmp_path / "cgroupfs"
-    fs.mkdir()
-    monkeypatch.setenv(jail.FS_ENV, str(fs))
-    monkeypatch.delenv(jail.ROOT_ENV, raising=False)
-    monkeypatch.delenv(jail.ALLOW_ENV, raising=False)
+    fs = _cgroup_mount_at(tmp_path / "cgroupfs", monkeypatch)
     proc_file = tmp_path / "proc-self-cgroup"
     monkeypatch.setattr(jail, "PROC_SELF_CGROUP", proc_file)
 

@@ -7,7 +7,6 @@ import hashlib
 import io
 import os
 import shutil
-import subprocess
 import sys
 import zipfile
 from datetime import datetime
@@ -18,7 +17,7 @@ from nbgrader.api import Gradebook
 
 from autograder import lms
 from autograder.course import UsageError
-from conftest import COURSE, env_for, make_course, run_cli
+from conftest import COURSE, make_course, run_cli, run_nbgrader
 
 PS = "ps01-language-models"
 PS2 = "ps02-ngram-smoothing"  # in the gradebook, not in the Canvas roster: a new Canvas column
@@ -486,12 +485,9 @@ def test_cli_feedback_pack_moodle_after_nbgrader_feedback(tmp_path, moodle_sheet
     """`feedback --pack` runs nbgrader's generate_feedback on an autograded notebook, then zips
     the page under the student's Moodle folder (the notebook is the reference, scored by hand)."""
     course = make_course(tmp_path / "course")
-    env = env_for(course)
 
     def nbgrader(*args):
-        proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        run_nbgrader(course, *args)
 
     nbgrader("generate_assignment", PS)  # the assignment and its cells in the gradebook
     db = f"sqlite:///{course / 'gradebook.db'}"
