@@ -535,11 +535,11 @@ def _cell_seconds(nb) -> dict[str, float]:
 
 
 def _write_json(dest: Path, record: dict) -> None:
-    """Written whole, then renamed into place."""
+    """Written whole, then renamed into place (the one atomic writer, autograder.lms.atomic_file)."""
+    from autograder.lms import atomic_file
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".json.part")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, dest)
+    with atomic_file(dest) as f:
+        f.write(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def publish(dest: str) -> int:
