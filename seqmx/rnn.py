@@ -222,19 +222,28 @@ class RNNModel(nn.HybridBlock):
 
 # --- training (chapter "RNN from scratch") -------------------------------------------------
 
-def grad_clipping(net, theta: float) -> float:
+def grad_clipping(net, theta: float | None):
     """Scale all gradients so that their joint L2 norm is at most ``theta``; return the norm before.
 
     g <- min(theta / ||g||, 1) g, over every parameter's gradient at once.
+    Everything stays on the device: the norm comes back as a 0-d array, and
+    the scale is applied whether or not it is below 1 (multiplying by
+    exactly 1 changes nothing). Turning the norm into a Python number
+    (``float(norm)``) would make Python wait for the whole backward pass at
+    every step; the training loop reads all the norms once, at the end of
+    the epoch (chapter "RNN from scratch").
     """
     if isinstance(net, gluon.Block):
-        params = [p.data() for p in net.collect_params().values() if p.grad_req != "null"]
+        grads = [p.grad() for p in net.collect_params().values() if p.grad_req != "null"]
     else:
-        params = net.params
-    norm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in params))
-    if theta is not None and norm > theta:
-        for param in params:
-            param.grad[:] *= theta / norm
+        grads = [p.grad for p in net.params]
+    # one operator for all the sums of squares (MXNet's multi_sum_sq works on classic NDArrays)
+    sum_sq = mx.nd.multi_sum_sq(*[g.as_nd_ndarray() for g in grads], num_arrays=len(grads))
+    norm = sum_sq.sum().sqrt().as_np_ndarray().reshape(())
+    if theta is not None:
+        scale = np.minimum(theta / norm, 1.0)
+        for g in grads:
+            g *= scale
     return norm
 
 
@@ -315,8 +324,11 @@ def train_epoch(net, train_iter: SeqDataLoader, lr: float, clip_theta: float | N
             trainer.step(1)
         else:
             sgd(net.params, lr)
-        total += float(l) * y.size
+        # the sum stays on the device: float(l) here would make Python wait for every step
+        total = total + l * y.size
         count += y.size
+    total = float(total)  # waits for the last step
+    norms = np.stack(norms).asnumpy().tolist() if norms else []
     seconds = time.perf_counter() - start
     ppl = math.exp(total / count) if total / count < 700 else math.inf  # exp(>709) overflows a float
     return {"train_ppl": ppl, "tokens_per_sec": count / seconds, "grad_norms": norms, "seconds": seconds,
