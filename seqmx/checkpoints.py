@@ -1,10 +1,12 @@
 """Trained models shipped in ``data/checkpoints/``: training with provenance, checksummed loading.
 
 Taught in chapter "A word-level LSTM on Penn Treebank" and used in
-chapter "Comparing recurrent models" (the converged character-level models).
-Each model :data:`MODELS` names is trained by :func:`train` with the
-library's own code (``seqmx.wordlm`` for the PTB LSTM, ``seqmx.rnn`` for the
-character-level models) and stored as three things:
+chapters "Comparing recurrent models" (the converged character-level models),
+"RNN with Gluon" (the Tang-quatrain GRU) and "Encoder-decoder and sequence to
+sequence" (the English-French encoder-decoder). Each model :data:`MODELS`
+names is trained by :func:`train` with the library's own code
+(``seqmx.wordlm`` for the PTB LSTM, ``seqmx.rnn`` for the character-level
+models, ``seqmx.seq2seq`` for the translation model) and stored as three things:
 
 * ``<name>.params``: the parameters (``HybridBlock.save_parameters``);
 * ``<name>.json``: its provenance: the command that made it, seed, epochs,
@@ -64,6 +66,50 @@ class CharModel:
 
 
 @dataclass(frozen=True)
+class TangModel:
+    """The Tang-quatrain GRU of chapter "RNN with Gluon" (embedding 128, GRU 256, Adam at 0.005, clipping
+    at 1, characters seen once in training as ``<unk>``), trained to convergence with the rule of
+    :class:`CharModel`: the learning rate is halved after each epoch that does not improve validation
+    perplexity by ``min_delta``, training stops at the ``max_halvings + 1``-th, and the best epoch is kept."""
+    num_hiddens: int = 256
+    embed_size: int = 128
+    batch_size: int = 32
+    num_steps: int = 35
+    min_freq: int = 2
+    lr: float = 0.005
+    clip_theta: float = 1.0
+    seed: int = 7            # the chapter's tang_net: set_seed(7) before building
+    max_epochs: int = 40
+    max_halvings: int = 2
+    min_delta: float = 1e-3
+    optimizer: str = "adam"
+
+
+@dataclass(frozen=True)
+class Seq2SeqModel:
+    """The English-French encoder-decoder of chapter "Encoder-decoder and sequence to sequence"
+    (:mod:`seqmx.seq2seq`: embeddings 64, two-layer LSTMs of 128 units, Adam at 0.005, teacher-forcing
+    ratio 0.5, pairs of at most 6 tokens), trained to convergence: after each epoch the held-out loss
+    per target token with the true previous tokens fed (``seqmx.seq2seq.evaluate_loss``, ratio 1) is
+    computed; an epoch that does not improve it by ``min_delta`` (relative) halves the learning rate,
+    the ``max_halvings + 1``-th stops training, and the parameters of the best epoch are kept."""
+    embed_size: int = 64
+    num_hiddens: int = 128
+    num_layers: int = 2
+    dropout: float = 0.0
+    batch_size: int = 64
+    max_len: int = 6
+    lr: float = 0.005
+    teacher_forcing_ratio: float = 0.5
+    clip_theta: float = 1.0
+    seed: int = 0
+    max_epochs: int = 60
+    max_halvings: int = 2
+    min_delta: float = 1e-3
+    eval_batch: int = 256
+
+
+@dataclass(frozen=True)
 class WordModel:
     """The PTB word-level LSTM of :mod:`seqmx.wordlm`, configuration ``config``, ``epochs`` epochs."""
     config: str = "tied-dropout"
@@ -78,6 +124,8 @@ MODELS = {
     "tm-gru": CharModel("gru"),
     "tm-lstm": CharModel("lstm"),
     "tm-lstm2": CharModel("lstm", num_layers=2),
+    "tang": TangModel(),
+    "seq2seq": Seq2SeqModel(),
 }
 
 
@@ -142,20 +190,43 @@ def available(directory: Path | None = None) -> list[str]:
 
 # --- building the models ----------------------------------------------------------------------------
 
-def char_data(spec: CharModel):
-    """``(train_iter, valid_iter, vocab)`` of The Time Machine for ``spec`` (the course's split)."""
+def char_data(spec: CharModel | TangModel):
+    """``(train_iter, valid_iter, vocab)`` for ``spec``: The Time Machine (the course's split), or the Tang
+    quatrains of chapter "RNN with Gluon" (the last 10% of the poems held out)."""
     from seqmx import rnn
+    if isinstance(spec, TangModel):
+        return rnn.load_data_tang(spec.batch_size, spec.num_steps, min_freq=spec.min_freq)
     return rnn.load_data_time_machine(spec.batch_size, spec.num_steps, seed=spec.seed)
 
 
-def build(name: str, vocab_size: int):
-    """A fresh, uninitialised model of checkpoint ``name`` (shapes fixed: parameters can be loaded)."""
+def nmt_data(spec: Seq2SeqModel):
+    """``(nmt, heldout_iter)``: the pairs and vocabularies of ``seqmx.seq2seq.load_data_nmt`` for ``spec``,
+    and the held-out pairs in fixed minibatches (``BucketLoader`` without shuffling), as the chapter has them."""
+    from seqmx import seq2seq as s2s
+    nmt = s2s.load_data_nmt(spec.batch_size, max_len=spec.max_len, seed=spec.seed)
+    heldout_iter = s2s.BucketLoader(*nmt.heldout, nmt.src_vocab, nmt.tgt_vocab, batch_size=spec.eval_batch,
+                                    shuffle=False)
+    return nmt, heldout_iter
+
+
+def build(name: str, vocab_size: int, src_vocab_size: int | None = None):
+    """A fresh, uninitialised model of checkpoint ``name`` (shapes fixed: parameters can be loaded).
+
+    ``vocab_size`` is the size of the output vocabulary (the target language's for ``seq2seq``, whose
+    source vocabulary is ``src_vocab_size``)."""
     from mxnet.gluon import rnn as grnn
     from seqmx import rnn, wordlm
     spec = MODELS[name]
     if isinstance(spec, WordModel):
         cfg = wordlm.CONFIGS[spec.config]
         return wordlm.make_model(vocab_size, cfg.dropout, spec.seed, cfg.tied, initialize=False)
+    if isinstance(spec, Seq2SeqModel):
+        from seqmx import seq2seq as s2s
+        return s2s.EncoderDecoder(
+            s2s.Seq2SeqEncoder(src_vocab_size, spec.embed_size, spec.num_hiddens, spec.num_layers, spec.dropout),
+            s2s.Seq2SeqDecoder(vocab_size, spec.embed_size, spec.num_hiddens, spec.num_layers, spec.dropout))
+    if isinstance(spec, TangModel):
+        return rnn.RNNModel(grnn.GRU(spec.num_hiddens), vocab_size, embed_size=spec.embed_size)
     layers = {"rnn": lambda: grnn.RNN(spec.num_hiddens, spec.num_layers, activation="tanh"),
               "gru": lambda: grnn.GRU(spec.num_hiddens, spec.num_layers),
               "lstm": lambda: grnn.LSTM(spec.num_hiddens, spec.num_layers)}
@@ -173,7 +244,7 @@ def load(name: str, directory: Path | None = None):
         raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(MODELS)}")
     provenance = json.loads(verified_path(f"{name}.json", directory).read_text())
     params = verified_path(f"{name}.params", directory)
-    net = build(name, provenance["vocab_size"])
+    net = build(name, provenance["vocab_size"], provenance.get("src_vocab_size"))
     net.load_parameters(str(params), ctx=mx.cpu())
     net.hybridize()
     return net, provenance
@@ -182,10 +253,16 @@ def load(name: str, directory: Path | None = None):
 def evaluate(name: str, net, provenance: dict | None = None) -> dict:
     """The held-out perplexities of a model of checkpoint ``name``, computed as its provenance records them.
 
-    ``{"valid": ...}`` for the character-level models, ``{"valid": ..., "test": ...}`` for PTB.
+    ``{"valid": ...}`` for the character-level models, ``{"valid": ..., "test": ...}`` for PTB; for
+    ``seq2seq``, ``{"valid": ...}`` is the perplexity per target token of the held-out translations,
+    exp of ``seqmx.seq2seq.evaluate_loss`` with the true previous tokens fed.
     """
     spec = MODELS[name]
     limit = (provenance or {}).get("eval_tokens")
+    if isinstance(spec, Seq2SeqModel):
+        from seqmx import seq2seq as s2s
+        nmt, heldout_iter = nmt_data(spec)
+        return {"valid": math.exp(s2s.evaluate_loss(net, heldout_iter, nmt.tgt_vocab, 1.0))}
     if isinstance(spec, WordModel):
         from seqmx import wordlm
         corpora, _ = wordlm.load_ptb()
@@ -209,7 +286,7 @@ def _versions() -> dict:
 
 
 #: the files whose code trains a checkpoint: a provenance names those that differ from its commit
-_SOURCES = ["seqmx/checkpoints.py", "seqmx/wordlm.py", "seqmx/rnn.py", "seqmx/data.py",
+_SOURCES = ["seqmx/checkpoints.py", "seqmx/wordlm.py", "seqmx/rnn.py", "seqmx/seq2seq.py", "seqmx/data.py",
             "scripts/train_checkpoints.py"]
 
 
@@ -257,7 +334,7 @@ def _train_word(spec: WordModel, max_batches, max_epochs, eval_tokens, log, dead
     return net, record
 
 
-def _train_char(spec: CharModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
+def _train_char(spec: CharModel | TangModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
     from mxnet import gluon
     from seqmx import rnn, wordlm
     rnn.set_seed(spec.seed)
@@ -265,7 +342,7 @@ def _train_char(spec: CharModel, max_batches, max_epochs, eval_tokens, log, dead
     if eval_tokens:
         valid_iter.corpus = valid_iter.corpus[:eval_tokens]
     net = build_char_initialised(spec, len(vocab))
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": spec.lr})
+    trainer = gluon.Trainer(net.collect_params(), getattr(spec, "optimizer", "sgd"), {"learning_rate": spec.lr})
     loader = wordlm._Head(train_iter, max_batches) if max_batches else train_iter
     lr, halvings, best, best_epoch, rows, stopped = spec.lr, 0, math.inf, 0, [], "max_epochs"
     best_file = Path(tempfile.mkdtemp()) / "best.params"
@@ -301,14 +378,104 @@ def _train_char(spec: CharModel, max_batches, max_epochs, eval_tokens, log, dead
               "perplexity": {"train": kept["train"], "valid": kept["valid"]},
               "notes": ("parameters of the best validation epoch; train: averaged over that epoch while "
                         "training; valid: after it, over the validation iterator of "
-                        "seqmx.rnn.load_data_time_machine (the last 10% of the book, sequential streams "
-                        "without offset). The learning rate is halved after each epoch that does not "
+                        + ("seqmx.rnn.load_data_tang (the last 10% of the poems, " if isinstance(spec, TangModel)
+                           else "seqmx.rnn.load_data_time_machine (the last 10% of the book, ")
+                        + "sequential streams without offset). The learning rate is halved after each epoch "
+                        "that does not "
                         f"improve validation perplexity by {spec.min_delta:.1%}; training stops at the "
-                        f"{spec.max_halvings + 1}th such epoch.")}
+                        f"{_ordinal(spec.max_halvings + 1)} such epoch.")}
     return net, record
 
 
-def build_char_initialised(spec: CharModel, vocab_size: int):
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+class _HeadBuckets:
+    """The first ``n`` minibatches of a :class:`seqmx.seq2seq.BucketLoader` (same interface, for smoke runs)."""
+
+    def __init__(self, loader, n: int):
+        self.loader, self.n = loader, n
+
+    def reseed(self, seed: int) -> None:
+        self.loader.reseed(seed)
+
+    def __iter__(self):
+        for i, batch in enumerate(self.loader):
+            if i >= self.n:
+                return
+            yield batch
+
+
+def _train_seq2seq(spec: Seq2SeqModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
+    """Epochs of ``seqmx.seq2seq.train_seq2seq`` (one call per epoch, one Adam trainer throughout, the
+    minibatch order and teacher-forcing coins of epoch ``e`` seeded by ``seed + e``), each followed by the
+    held-out loss; the learning rate is halved on a plateau and the best epoch is kept."""
+    from mxnet import gluon
+    from seqmx import seq2seq as s2s
+    from seqmx.rnn import set_seed
+    nmt, heldout_iter = nmt_data(spec)
+    set_seed(spec.seed)
+    net = s2s.make_seq2seq(len(nmt.src_vocab), len(nmt.tgt_vocab), spec.embed_size, spec.num_hiddens,
+                           spec.num_layers, spec.dropout)
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": spec.lr})
+    loader = _HeadBuckets(nmt.train_iter, max_batches) if max_batches else nmt.train_iter
+    lr, halvings, best, best_epoch, rows, stopped = spec.lr, 0, math.inf, 0, [], "max_epochs"
+    best_file = Path(tempfile.mkdtemp()) / "best.params"
+    for epoch in range(1, (max_epochs or spec.max_epochs) + 1):
+        wall0 = time.time()
+        if deadline is not None and rows and wall0 + rows[-1]["wall"] > deadline:
+            stopped = "deadline"
+            log("another epoch would overrun the deadline: stop (not converged)")
+            break
+        trainer.set_learning_rate(lr)
+        hist = s2s.train_seq2seq(net, loader, lr, 1, nmt.tgt_vocab, spec.teacher_forcing_ratio,
+                                 spec.clip_theta, seed=spec.seed + epoch - 1, trainer=trainer)
+        valid_loss = s2s.evaluate_loss(net, heldout_iter, nmt.tgt_vocab, 1.0)
+        rows.append({"epoch": epoch, "lr": lr, "train_loss": hist.train_loss[-1], "valid_loss": valid_loss,
+                     "train": math.exp(hist.train_loss[-1]), "valid": math.exp(valid_loss),
+                     "wall": round(time.time() - wall0, 2)})
+        log(f"epoch {epoch}: lr {lr:g}, train loss {hist.train_loss[-1]:.4f}, held-out loss {valid_loss:.4f}")
+        if valid_loss < best * (1 - spec.min_delta):
+            best, best_epoch = valid_loss, epoch
+            net.save_parameters(str(best_file))
+        else:
+            halvings += 1
+            if halvings > spec.max_halvings:
+                stopped = "converged"
+                break
+            lr /= 2
+    if best_epoch:
+        net.load_parameters(str(best_file))
+    best_file.unlink(missing_ok=True)
+    best_file.parent.rmdir()
+    kept = rows[best_epoch - 1] if best_epoch else rows[-1]
+    held_src, held_tgt = nmt.heldout
+    bleu = s2s.evaluate_bleu(net, held_src, held_tgt, nmt.src_vocab, nmt.tgt_vocab, num_steps=10)
+    record = {"vocab_size": len(nmt.tgt_vocab), "src_vocab_size": len(nmt.src_vocab),
+              "hyperparameters": {k: v for k, v in spec.__dict__.items()},
+              "pairs": {"train": len(nmt.train[0]), "heldout": len(held_src)},
+              "epochs": len(rows), "best_epoch": kept["epoch"], "history": rows,
+              "stopped": stopped, "converged": stopped == "converged",
+              "perplexity": {"train": kept["train"], "valid": kept["valid"]},
+              "loss": {"train": kept["train_loss"], "valid": kept["valid_loss"]},
+              "heldout_greedy": {"bleu_d2l_k2": sum(r["bleu"] for r in bleu) / len(bleu),
+                                 "exact_match": sum(r["prediction"] == r["reference"] for r in bleu) / len(bleu)},
+              "notes": ("parameters of the epoch with the lowest held-out loss (the held-out pairs of "
+                        "seqmx.seq2seq.load_data_nmt: 10% of the distinct English sentences, with all their "
+                        "translations; the same pairs on which BLEU is reported, so the kept epoch is chosen "
+                        "on them). loss: mean cross-entropy per target token (<eos> included, padding "
+                        "excluded); train: averaged over that epoch while training, at teacher-forcing ratio "
+                        f"{spec.teacher_forcing_ratio}; valid: after it, with the true previous tokens fed "
+                        "(seqmx.seq2seq.evaluate_loss, ratio 1). perplexity = exp(loss). heldout_greedy: "
+                        "greedy decoding (at most 10 tokens), d2l's BLEU with k = 2 and the share of pairs "
+                        "translated exactly, each pair against its own reference. The learning rate is halved "
+                        f"after each epoch that does not improve the held-out loss by {spec.min_delta:.1%}; "
+                        f"training stops at the {spec.max_halvings + 1}th such epoch.")}
+    return net, record
+
+
+def build_char_initialised(spec: CharModel | TangModel, vocab_size: int):
     """A character-level model initialised as chapter "Comparing recurrent models" does (Gluon's default)."""
     net = build(next(n for n, s in MODELS.items() if s == spec), vocab_size)
     net.initialize()
@@ -332,7 +499,7 @@ def train(name: str, directory: Path | None = None, *, max_batches: int | None =
     spec = MODELS[name]
     started = datetime.now(timezone.utc)
     cpu0, wall0 = wordlm.cpu_seconds(), time.perf_counter()
-    trainer = _train_word if isinstance(spec, WordModel) else _train_char
+    trainer = {WordModel: _train_word, Seq2SeqModel: _train_seq2seq}.get(type(spec), _train_char)
     net, record = trainer(spec, max_batches, max_epochs, eval_tokens, log, deadline)
     cpu, wall = wordlm.cpu_seconds() - cpu0, time.perf_counter() - wall0
     params = directory / f"{name}.params"
