@@ -14,6 +14,7 @@ Taught in chapter "Encoder-decoder and sequence to sequence". The pieces:
   prediction, chosen per time step with probability
   ``teacher_forcing_ratio``) and :func:`train_seq2seq`;
 - inference: :func:`predict_seq2seq` (greedy decoding),
+  :func:`beam_search_seq2seq` (beam search, a batch of sources at once),
   :func:`evaluate_bleu` (``d2l.bleu`` over held-out pairs) and
   :func:`papineni_bleu` (the BLEU of Papineni et al. 2002 for one sentence:
   uniform weights over 1- to 4-grams, several references, brevity penalty),
@@ -430,6 +431,62 @@ def predict_seq2seq(net: EncoderDecoder, src_sentences: str | list[str], src_voc
         for i, row in zip(idx, preds):
             row = row[:row.index(eos)] if eos in row else row    # cut at the first <eos>
             # (d2l's Vocab.to_tokens fails on lists of length 0 or 1, so index directly)
+            translations[i] = " ".join(tgt_vocab.idx_to_token[j] for j in row)
+    return translations[0] if single else translations
+
+
+def beam_search_seq2seq(net: EncoderDecoder, src_sentences: str | list[str], src_vocab: d2l.Vocab,
+                        tgt_vocab: d2l.Vocab, num_steps: int, beam_size: int = 4) -> str | list[str]:
+    """Beam search: keep the ``beam_size`` most probable partial translations of each source at every step.
+
+    Same interface and output as :func:`predict_seq2seq`. A translation's score is the sum of the
+    log-probabilities of its tokens, ``<eos>`` included (no length normalisation). At each step
+    every kept translation that has not ended is extended by every target token, and the
+    ``beam_size`` best of all extensions of a source are kept; one that has emitted ``<eos>`` stays
+    in the beam with its score (it competes with the longer ones, and is not extended). Decoding
+    stops when every kept translation has ended, or after ``num_steps`` tokens; the best kept one is
+    returned. ``beam_size=1`` is greedy decoding. Sources of equal length are decoded together, the
+    beams of each source as rows of one minibatch of ``len(sources) * beam_size`` rows.
+    """
+    import numpy as onp
+    single = isinstance(src_sentences, str)
+    sentences = [src_sentences] if single else list(src_sentences)
+    sources = [src_vocab[preprocess_nmt(s).split()] + [src_vocab[EOS]] for s in sentences]
+    bos, eos, K, V = tgt_vocab[BOS], tgt_vocab[EOS], beam_size, len(tgt_vocab)
+    translations = [""] * len(sources)
+    buckets: dict[int, list[int]] = {}
+    for i, src in enumerate(sources):
+        buckets.setdefault(len(src), []).append(i)
+    for idx in buckets.values():
+        B = len(idx)
+        state = net.encode(np.array([sources[i] for i in idx]))          # [H, C], each (layers, B, hiddens)
+        rows = np.array(onp.repeat(onp.arange(B), K))                     # row b * K + k: beam k of source b
+        state = [s.take(rows, axis=1) for s in state]                     # each (layers, B * K, hiddens)
+        scores = onp.full((B, K), -onp.inf)
+        scores[:, 0] = 0.0                                                # one beam at the start
+        tokens = onp.zeros((B, K, 0), dtype=int)
+        ended = onp.zeros((B, K), dtype=bool)
+        dec_X = np.full((B * K, 1), bos)
+        for _ in range(num_steps):
+            Y, state = net.decoder(dec_X, state)                          # (B * K, 1, V)
+            log_p = npx.log_softmax(Y[:, 0]).asnumpy().astype(float).reshape(B, K, V)
+            log_p[ended] = -onp.inf                                       # an ended beam is not extended:
+            log_p[ended, eos] = 0.0                                       # it stays, with its score
+            candidates = (scores[:, :, None] + log_p).reshape(B, K * V)
+            best = onp.argsort(-candidates, axis=1, kind="stable")[:, :K]  # (B, K) the K best extensions
+            beam, token = best // V, best % V                             # which beam, which new token
+            scores = onp.take_along_axis(candidates, best, axis=1)
+            tokens = onp.concatenate([onp.take_along_axis(tokens, beam[:, :, None], axis=1),
+                                      token[:, :, None]], axis=2)
+            ended = onp.take_along_axis(ended, beam, axis=1) | (token == eos)
+            if ended.all():
+                break
+            parents = np.array((onp.arange(B)[:, None] * K + beam).reshape(-1))
+            state = [s.take(parents, axis=1) for s in state]              # each kept beam's own state
+            dec_X = np.array(token.reshape(-1, 1)).astype(dec_X.dtype)
+        for b, i in enumerate(idx):
+            row = tokens[b, scores[b].argmax()].tolist()
+            row = row[:row.index(eos)] if eos in row else row
             translations[i] = " ".join(tgt_vocab.idx_to_token[j] for j in row)
     return translations[0] if single else translations
 
