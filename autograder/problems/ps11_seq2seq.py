@@ -19,7 +19,7 @@ import numpy as onp
 from autograder.checks import Check, plain_array as _plain
 
 SEEDS = {"forward_teacher_forcing_per_sentence": 1101, "masked_ce_smoothed": 1102, "greedy_decode": 1103,
-         "corpus_bleu": 1104, "beam_search": 1105, "training": 0}
+         "corpus_bleu": 1104, "beam_search": 1105, "training": 0, "train_steps": 1106}
 
 BOS, EOS = 1, 2  # token indices in the probes' target vocabularies (0 is <pad>, as in a d2l Vocab)
 
@@ -194,6 +194,47 @@ def probe_corpus_bleu(fn) -> list:
     return out
 
 
+# --- part 5 ------------------------------------------------------------------------------
+
+def _tiny_pairs(rng: onp.random.Generator, count: int) -> tuple[list, list]:
+    """Source and target sentences of letters: sources of 2 or 3 tokens (two buckets), targets of 1 to 4."""
+    source = [[str(w) for w in rng.choice(list("abcdef"), size=2 + i % 2)] for i in range(count)]
+    target = [[str(w) for w in rng.choice(list("uvwxyz"), size=int(rng.integers(1, 5)))] for _ in range(count)]
+    return source, target
+
+
+def probe_train_scheduled(fn) -> list:
+    """Parameters of tiny seeded encoder-decoders after the student's loop trained them for a few minibatches.
+
+    14 seeded pairs (sources of 2 or 3 letters, targets of 1 to 4, padded within a minibatch) in a
+    ``BucketLoader`` of minibatches of 4: 4 minibatches an epoch, in an order set by
+    ``train_iter.reseed(epoch)``. A two-layer LSTM encoder-decoder (embeddings 4, 6 hidden units)
+    with every weight drawn from a seeded NumPy generator; one run of 1 epoch (4 Adam steps, ratios
+    1, 2/3, 1/3, 0) at a clipping norm above every step's gradient norm (0.37-0.49 < 0.5: the
+    loss's scale shows), and one of 2 epochs (8 steps) at a norm below every step's (0.41-0.91 >
+    0.3: the clipping shows). Every step's update shows in the parameters: the loss (summed over
+    the valid tokens and divided by their number: a sum alone or a mean over sentences is clipped
+    where the mean per token is not), the labels (Y against the logits, not the shifted decoder
+    inputs), the ratio of every minibatch and its coins (one random.Random(0) before training), the
+    order of the minibatches, the clipping, one Adam for the whole run.
+    """
+    from seqmx import seq2seq as s2s
+    np, _ = _mx()
+    rng = onp.random.default_rng(SEEDS["train_steps"])
+    source, target = _tiny_pairs(rng, 14)
+    src_vocab, tgt_vocab = s2s.make_vocab(source, min_freq=1), s2s.make_vocab(target, min_freq=1)
+    out = []
+    for i, (lr, theta, num_epochs) in enumerate(((0.05, 0.5, 1), (0.02, 0.3, 2))):
+        net = s2s.make_seq2seq(len(src_vocab), len(tgt_vocab), 4, 6, num_layers=2)
+        net(np.zeros((1, 2)), np.zeros((1, 1)))  # materialise the deferred parameter shapes
+        for param in net.collect_params().values():  # registration order: fixed for this architecture
+            param.set_data(np.array(rng.normal(scale=0.5, size=param.shape), dtype="float32"))
+        train_iter = s2s.BucketLoader(source, target, src_vocab, tgt_vocab, batch_size=4, seed=SEEDS["train_steps"] + i)
+        fn(net, train_iter, tgt_vocab["<bos>"], lr, theta, num_epochs)
+        out.append([_plain(p.data()) for p in net.collect_params().values()])
+    return out
+
+
 # --- part 6 ------------------------------------------------------------------------------
 
 def probe_beam_search(fn) -> list:
@@ -250,13 +291,25 @@ CHECKS = {
              "nothing is predicted"),
     "heldout_loss_truth": Check(
         "heldout_loss_truth", float, rtol=0.05, why=TRAINED_WHY,
-        hint="set_seed(0), make_seq2seq with the setup's sizes, Adam at LR, clipping at CLIP_THETA, the "
-             "ratio 1 - step / (total_steps - 1) at every minibatch, nmt.train_iter.reseed(epoch) before "
-             "each epoch; then s2s.evaluate_loss(net, heldout_iter, tgt_vocab, 1.0)"),
+        hint="train_scheduled: one Adam at lr, clipping at clip_theta, the ratio 1 - step / (total_steps - 1) "
+             "at every minibatch, train_iter.reseed(epoch) before each epoch, the loss per valid token"),
     "heldout_loss_own": Check(
         "heldout_loss_own", float, rtol=0.05, why=TRAINED_WHY,
         hint="the same model as heldout_loss_truth, evaluated with teacher_forcing_ratio 0.0: a schedule "
              "that ends at ratio 0 trains in the test-time condition"),
+    "train_scheduled.steps": Check(
+        "train_scheduled", probe_train_scheduled, rtol=1e-4, atol=1e-6,
+        why="float32: the same loss and gradients reached by another route (the loss summed sentence by "
+            "sentence, divided before summing, or by part 2's masked_ce_smoothed at epsilon 0, minibatches "
+            "from a generator) left the parameters after 4 and 8 Adam steps identical here (0 difference); "
+            "Adam's update is a ratio of moments and clipping is continuous, so a last-bit difference of "
+            "another machine's kernels stays near 1e-6 relative: 1e-4 relative + 1e-6 absolute. A summed "
+            "loss, no clipping, the shifted decoder inputs as labels, a new Adam every epoch, no reseed or "
+            "a ratio per epoch move the parameters by 6,000 to 235,000 times that",
+        hint="one Adam trainer and one random.Random(0) for the whole run; train_iter.reseed(epoch) before "
+             "each epoch; ratio 1 - step / (total_steps - 1) at every minibatch (step counted over all "
+             "epochs); s2s.forward_teacher_forcing on s2s.shift_right(Y, bos); the loss against Y summed "
+             "and divided by Y_valid_len.sum(); backward(); grad_clipping(net, clip_theta); trainer.step(1)"),
     "beam_search.random": Check(
         "beam_search", probe_beam_search, rtol=1e-4, atol=1e-4, why=SCORES_WHY,
         hint="rank the candidates of all live hypotheses by their TOTAL log-probability and keep the "
