@@ -18,7 +18,7 @@ import numpy as onp
 from autograder.checks import Check, plain_array as _plain
 
 SEEDS = {"gluon_lm_num_params": 501, "gluon_to_scratch": 502, "TiedRNNModel": 503, "ScratchRNNBlock": 504,
-         "training": 0}
+         "training": 0, "train_steps": 505}
 
 SCRATCH_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
@@ -109,6 +109,52 @@ def probe_tied_structure(cls) -> list:
     return out
 
 
+def probe_tied_train_steps(cls) -> list:
+    """A tiny tied model trained a few minibatches by ``seqmx.rnn.train``: its weights and outputs afterwards.
+
+    Vocabulary 7, 5 hidden units (a tanh ``rnn.RNN``), minibatches of 3 x 4 tokens by sequential
+    partitioning (a ``SeqDataLoader`` of 50 seeded tokens: 3 minibatches an epoch); the embedding
+    and the layer's weights set from a seeded NumPy generator (by name, whatever order the class
+    creates its parameters in), every other parameter (the output bias) zero; hybridized, as the
+    task asks; one run of 1 epoch (3 SGD steps) at lr 1 and one of 2 epochs (6 steps) at lr 2, at
+    clipping norm 0.5. Recorded: the embedding matrix, the layer's weights, the logits of a fixed
+    minibatch and the training perplexity of each epoch. The matrix E gets the gradients of BOTH its
+    uses at every step (the input lookup and the output layer), so an output layer that does not
+    train E (a copy, a detached or stop_gradient use) or one that trains it twice shows in them.
+    """
+    from mxnet.gluon import rnn
+
+    from seqmx.rnn import SeqDataLoader, set_seed, train
+    np, _ = _mx()
+    rng = onp.random.RandomState(SEEDS["train_steps"])
+    V, h, B, T = 7, 5, 3, 4
+    corpus = [int(t) for t in rng.randint(0, V, size=50)]
+    X_probe = np.array(rng.randint(0, V, size=(2, 5)))
+    out = []
+    for i, (lr, num_epochs) in enumerate(((1.0, 1), (2.0, 2))):
+        set_seed(SEEDS["train_steps"] + i)
+        net = cls(rnn.RNN(h, activation="tanh"), V, h)
+        net.initialize()
+        net(X_probe, net.begin_state(batch_size=2))  # materialise deferred shapes
+        E = net.embedding.weight
+        layer = {name.rsplit("_", 2)[-2] + "_" + name.rsplit("_", 1)[-1]: p
+                 for name, p in net.rnn.collect_params().items()}  # l0_i2h_weight -> i2h_weight
+        E.set_data(np.array(rng.normal(scale=0.5, size=E.shape), dtype="float32"))
+        for key in sorted(layer):
+            layer[key].set_data(np.array(rng.normal(scale=0.5, size=layer[key].shape), dtype="float32"))
+        named = {id(E)} | {id(p) for p in layer.values()}
+        for p in net.collect_params().values():
+            if id(p) not in named:
+                p.set_data(np.zeros(p.shape, dtype="float32"))
+        net.hybridize()
+        train_iter = SeqDataLoader(corpus, B, T, seed=SEEDS["train_steps"] + i)
+        history = train(net, train_iter, None, lr, num_epochs, clip_theta=0.5)
+        logits, _ = net(X_probe, net.begin_state(batch_size=2))
+        out.append({"embedding": _plain(E.data()), "layer": {k: _plain(layer[k].data()) for k in sorted(layer)},
+                    "logits": _plain(logits), "train_ppl": [float(p) for p in history.train_ppl]})
+    return out
+
+
 # --- part 4 ------------------------------------------------------------------------------
 
 def probe_scratch_block(cls) -> list:
@@ -159,6 +205,15 @@ CHECKS = {
         hint="subclass RNNModel; self.embedding of shape (vocab_size, num_hiddens) and self.rnn the layer "
              "passed in; logits = Y E^T + b with E the embedding's own matrix (one parameter, counted "
              "once) and a separate bias of zeros; it must also work hybridized"),
+    "TiedRNNModel.train_steps": Check(
+        "TiedRNNModel", probe_tied_train_steps, rtol=1e-4, atol=1e-6,
+        why="float32: the same tied model written another way (the weight registered on the block and "
+            "multiplied in hybrid_forward, parameters created in another order) gives the same gradients up "
+            "to the order of float32 sums, ~1e-6 relative after 6 SGD steps; 1e-4 relative + 1e-6 absolute. "
+            "An output layer that does not train E with the gradient of its own use moves them far more",
+        hint="the output layer must use the embedding's own weight parameter, so that every training step "
+             "updates E by the gradients of both its uses (the lookup and the output), once; a copy of E, or "
+             "E used through stop_gradient/detach, trains a different model"),
     "valid_ppl_tied": Check(
         "valid_ppl_tied", float, rtol=0.03,
         why="fixed seeds; another order of creating the parameters, or other seeds, moved it by up to 0.7% "
