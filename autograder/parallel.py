@@ -11,18 +11,25 @@ course's gradebook (SQLite, or any SQLAlchemy URL such as PostgreSQL) and writes
 ``autograded/``, so a grader killed mid-class keeps every submission merged so far.
 
 By default a local cluster runs ``workers`` tasks at once (threads: each task waits on its own
-``nbgrader`` process, the work happens there). With ``scheduler`` (``tcp://host:8786``) the
+``nbgrader`` process, the work happens there). Each ``nbgrader autograde`` is a fresh process, but
+not a fresh interpreter: it is forked from a server that imported nbgrader once (multiprocessing's
+"forkserver"), which saves the 3 to 8 s that importing nbgrader costs every submission
+(``bench/grading_phases.py``); nothing is shared between submissions but that import. (On the
+worker processes of a Dask cluster, which may not fork such children, it is a plain process.) With ``scheduler`` (``tcp://host:8786``) the
 tasks go to a running Dask cluster, whose workers need this repository installed at the same
 path (``make venv``) and bubblewrap.
 """
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -77,8 +84,7 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
         for name, data in files.items():
             (dest / Path(name).name).write_bytes(data)
         # the student is 'student' in the scratch course: an id never becomes a path or an argument here
-        proc = nbgrader("autograde", assignment, "--student=student", "--force", root=root,
-                        db_url=_scratch_db(root))
+        proc = autograde(root, assignment, _scratch_db(root))
         graded = sorted((root / "autograded" / "student" / assignment).glob("*.ipynb"))
         if proc.returncode or len(graded) != 1:
             return Result(student, None, f"nbgrader autograde failed: {log_tail(proc)}",
@@ -86,6 +92,55 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
         text = graded[0].read_text(encoding="utf-8")
         score, max_score, lost = _scored(root, assignment, graded[0].stem, text)
         return Result(student, text, "", time.monotonic() - started, score, max_score, lost)
+
+
+_forkserver_lock = threading.Lock()
+_forkserver: multiprocessing.context.BaseContext | None = None
+# what the fork server imports once: nbgrader's apps and the course's preprocessors
+PRELOAD = ["nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp", "autograder.sandbox", "autograder.parallel"]
+
+
+def _context():
+    global _forkserver
+    with _forkserver_lock:
+        if _forkserver is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            _forkserver = ctx
+    return _forkserver
+
+
+def autograde(root: Path, assignment: str, db_url: str) -> subprocess.CompletedProcess:
+    """``nbgrader autograde ASSIGNMENT --student=student --force`` in the scratch course ``root``,
+    in a process forked from the fork server (see the module's docstring); its log in ``stdout``."""
+    argv = ["autograde", assignment, "--student=student", "--force"]
+    if multiprocessing.current_process().daemon:
+        # a Dask worker process (a cluster given by --scheduler) may not start multiprocessing
+        # children: a plain nbgrader process, which imports nbgrader anew
+        return nbgrader(*argv, root=root, db_url=db_url)
+    log = root / "autograde.log"
+    env = dict(os.environ, SEQMX_DB_URL=db_url,
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    child = _context().Process(target=_nbgrader_child, args=(str(root), argv, env, str(log)),
+                               name=f"nbgrader-{root.name}")
+    child.start()
+    child.join()
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    return subprocess.CompletedProcess(["nbgrader", *argv], child.exitcode, stdout=text, stderr="")
+
+
+def _nbgrader_child(root: str, argv: list[str], env: dict, log: str) -> None:
+    """In the forked process: nbgrader's own command line, as ``python -m nbgrader ARGV`` would run
+    it, in ``root`` with ``env``, its output to ``log``."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.chdir(root)
+    os.environ.clear()
+    os.environ.update(env)
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+    NbGraderApp.launch_instance(argv=argv)
 
 
 def _scored(root: Path, assignment: str, notebook_id: str, text: str) -> tuple[float, float, str]:

@@ -9,6 +9,7 @@ it they are skipped, and ``.ci/run`` sets ``SEQMX_REQUIRE_PG=1`` so that CI fail
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -209,3 +210,22 @@ def test_two_classes_graded_at_once_into_one_postgresql_gradebook(pg_database, b
         assert run.returncode == 0, outs[name][0] + outs[name][1][-3000:]
     expected = {f"{name}-{s}": v for name in sections for s, v in by_workers[1]["grades"].items()}
     assert export(course, env, tmp_path / "grades.csv") == expected
+
+
+def test_each_submission_gets_its_own_process_forked_after_nbgrader_was_imported_once(tmp_path):
+    """autograder.parallel.autograde runs nbgrader in a process forked from a server that imported
+    nbgrader once: every submission a new pid, none pays for the import again."""
+    from autograder import parallel
+
+    code = ("import json, os, sys; open({out!r}, 'w').write(json.dumps({{'pid': os.getpid(), "
+            "'preloaded': [m for m in {mods!r} if m in sys.modules]}}))")
+    seen = []
+    for i in range(2):
+        out = tmp_path / f"child{i}.json"
+        child = parallel._context().Process(target=exec, args=(code.format(out=str(out), mods=parallel.PRELOAD),))
+        child.start()
+        child.join()
+        assert child.exitcode == 0
+        seen.append(json.loads(out.read_text()))
+    assert seen[0]["pid"] != seen[1]["pid"] and os.getpid() not in (seen[0]["pid"], seen[1]["pid"])
+    assert all(s["preloaded"] == parallel.PRELOAD for s in seen)
