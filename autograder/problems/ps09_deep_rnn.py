@@ -18,7 +18,7 @@ import numpy as onp
 from autograder.checks import Check, mx_np as _np, plain_array as _plain
 
 SEEDS = {"stacked_rnn": 901, "stacked_rnn_grads": 902, "deep_num_params": 903, "residual_stacked_rnn": 904,
-         "stacked_lstm": 905, "training": 0}
+         "stacked_lstm": 905, "training": 0, "train_steps": 906}
 
 # float32 arithmetic: the library's rnn_layer (one matrix product for the input term of all steps), a
 # loop over time outside the layers (the notes' order) or Gluon's fused kernel give the same values up
@@ -115,6 +115,61 @@ def probe_residual_stacked_rnn(fn) -> list:
     return _values(fn, cases)
 
 
+def probe_residual_lm_train_steps(fn) -> list:
+    """How far ``residual_lm`` trains tiny two-layer models from where its own stack should take them.
+
+    Vocabulary 7, 5 hidden units per layer, the chapter's ``deep.get_deep_rnn_params`` and
+    ``deep.init_deep_rnn_state`` (two layers), weights N(0, 0.5^2) from a seeded NumPy generator;
+    minibatches of 3 x 4 tokens by sequential partitioning (a ``SeqDataLoader`` of 50 seeded
+    tokens: 3 minibatches an epoch); one run of 1 epoch (3 SGD steps) at lr 1 and one of 2 epochs
+    (6 steps) at lr 2, clipping at norm 1 (``train``'s default). Two models start from the same
+    weights and see the same minibatches: one whose ``forward_fn`` is the student's ``residual_lm``,
+    and one whose ``forward_fn`` wraps the student's own ``residual_stacked_rnn`` (part 3a, graded
+    by its own check) as the task describes (``params[3l:3l+3]`` layer l+1, the output layer on the
+    top outputs, logits in ``deep.deep_rnn``'s time-major order). Recorded: for each run and each
+    of the eight parameters, the largest relative difference between the two after training, and
+    the training perplexities' relative differences. So what residual_lm adds around the stack is
+    graded here (every step's update shows: which slice is which layer, the output layer, the order
+    of the logits against ``train``'s time-major labels), and a wrong stack is not graded twice.
+    """
+    import functools
+
+    from seqmx import deep
+    from seqmx.rnn import RNNModelScratch, SeqDataLoader, train
+    np = _np()
+    stack = fn.__globals__.get("residual_stacked_rnn")
+    if not callable(stack):
+        return "residual_stacked_rnn is not defined"
+
+    def as_described(inputs, state, params):
+        Y, new_state = stack(inputs, state, [params[3 * l: 3 * l + 3] for l in range(len(state))])
+        W_hq, b_q = params[-2:]
+        return (np.dot(Y, W_hq) + b_q).reshape(-1, W_hq.shape[1]), new_state
+
+    rng = onp.random.RandomState(SEEDS["train_steps"])
+    V, h, B, T = 7, 5, 3, 4
+    corpus = [int(t) for t in rng.randint(0, V, size=50)]
+    out = []
+    for i, (lr, num_epochs) in enumerate(((1.0, 1), (2.0, 2))):
+        weights = None
+        runs = []
+        for forward_fn in (fn, as_described):
+            net = RNNModelScratch(V, h, None, get_params=functools.partial(deep.get_deep_rnn_params, num_layers=2),
+                                  init_state=functools.partial(deep.init_deep_rnn_state, num_layers=2),
+                                  forward_fn=forward_fn)
+            if weights is None:
+                weights = [rng.normal(scale=0.5, size=p.shape) for p in net.params]
+            for p, w in zip(net.params, weights):
+                p[:] = np.array(w, dtype="float32")
+            history = train(net, SeqDataLoader(corpus, B, T, seed=SEEDS["train_steps"] + i), None, lr, num_epochs)
+            runs.append(([p.asnumpy().astype("float64") for p in net.params], list(history.train_ppl)))
+        (mine, ppl_mine), (described, ppl_described) = runs
+        out.append({"params": [float(onp.max(onp.abs(a - b) / (onp.abs(b) + 1e-2))) if a.shape == b.shape
+                               else "shape " + str(a.shape) for a, b in zip(mine, described)],
+                    "train_ppl": [abs(a - b) / b for a, b in zip(ppl_mine, ppl_described)]})
+    return out
+
+
 def _lstm_cases(seed: int, count: int) -> list[dict]:
     """Random deep LSTMs of one width h: 12 gate parameters per layer, Gluon's state [H0, C0]."""
     np = _np()
@@ -181,6 +236,17 @@ CHECKS = {
         hint="the same set-up as the plain model, with residual_lm: params[3l:3l+3] are layer l+1's, the last "
              "two the output layer applied to the residual stack's top outputs; logits flattened to "
              "(num_steps * batch_size, vocab_size)"),
+    "residual_lm.train_steps": Check(
+        "residual_lm", probe_residual_lm_train_steps, rtol=0.0, atol=1e-4,
+        why="the values are relative differences (|a - b| / (|b| + 0.01)) between parameters trained by the "
+            "student's residual_lm and by its own stack wrapped as described, reference 0: float32 sums taken "
+            "in another order (the output layer applied after flattening, the layers sliced another way) "
+            "differ by ~1e-6 relative after 6 SGD steps, and clipping is continuous: at most 1e-4. A "
+            "batch-major order of the logits, or the plain stack, is at least 800 times that off",
+        hint="residual_lm(inputs, state, params): params[3l:3l+3] are layer l+1's (W_xh, W_hh, b_h), the "
+             "last two the output layer, applied to the residual stack's top outputs; logits "
+             "(num_steps * batch_size, vocab_size) in time-major order (row t * batch_size + b), as "
+             "deep.deep_rnn returns them; the new state from the stack"),
     "stacked_lstm.random": Check(
         "stacked_lstm", probe_stacked_lstm, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
         hint="layer l starts from H0[l-1] and C0[l-1] and reads the hidden states H (not the memory cells) of "
