@@ -498,6 +498,7 @@ def train(name: str, directory: Path | None = None, *, max_batches: int | None =
     directory.mkdir(parents=True, exist_ok=True)
     spec = MODELS[name]
     started = datetime.now(timezone.utc)
+    commit = _git_commit()  # the code the run starts from (another commit may land while it trains)
     cpu0, wall0 = wordlm.cpu_seconds(), time.perf_counter()
     trainer = {WordModel: _train_word, Seq2SeqModel: _train_seq2seq}.get(type(spec), _train_char)
     net, record = trainer(spec, max_batches, max_epochs, eval_tokens, log, deadline)
@@ -512,7 +513,7 @@ def train(name: str, directory: Path | None = None, *, max_batches: int | None =
         "script": "scripts/train_checkpoints.py",
         "command": command or " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]),
         "environment": env,
-        "git_commit": _git_commit(),
+        "git_commit": commit,
         "trained_at": f"{started:%Y-%m-%d %H:%M} UTC",
         "seed": spec.seed,
         **record,

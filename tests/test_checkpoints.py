@@ -31,6 +31,30 @@ def test_the_character_level_checkpoints_are_shipped():
     assert not missing, f"data/checkpoints/ lacks {missing}; `make checkpoints` trains them"
 
 
+@pytest.mark.parametrize("name, chapter", [("tang", "rnn-concise"), ("seq2seq", "seq2seq")])
+def test_the_chapters_checkpoints_are_shipped(name, chapter):
+    """Chapters "RNN with Gluon" (the Tang quatrains) and "Encoder-decoder" (translation) load them."""
+    assert f'checkpoints.load("{name}")' in (REPO / "chapters" / f"{chapter}.md").read_text()
+    assert name in PRESENT, f"data/checkpoints/ lacks {name}; `make checkpoints` trains it"
+
+
+@pytest.mark.skipif("seq2seq" not in PRESENT, reason="no seq2seq checkpoint")
+def test_the_seq2seq_checkpoint_translates_as_its_provenance_records():
+    """Greedy decoding of the held-out pairs gives the recorded BLEU and exact-match rate, and beam search
+    with a beam of one is greedy decoding."""
+    from seqmx import seq2seq as s2s
+    net, prov = checkpoints.load("seq2seq")
+    nmt, _ = checkpoints.nmt_data(checkpoints.MODELS["seq2seq"])
+    rows = s2s.evaluate_bleu(net, *nmt.heldout, nmt.src_vocab, nmt.tgt_vocab, num_steps=10)
+    assert len(rows) == prov["pairs"]["heldout"]
+    got = {"bleu_d2l_k2": sum(r["bleu"] for r in rows) / len(rows),
+           "exact_match": sum(r["prediction"] == r["reference"] for r in rows) / len(rows)}
+    assert got == pytest.approx(prov["heldout_greedy"], rel=RTOL)
+    sources = [r["source"] for r in rows]
+    beam1 = s2s.beam_search_seq2seq(net, sources, nmt.src_vocab, nmt.tgt_vocab, 10, beam_size=1)
+    assert beam1 == [r["prediction"] for r in rows]
+
+
 @pytest.mark.parametrize("name", PRESENT)
 def test_a_checkpoint_scores_the_perplexity_its_provenance_records(name):
     """Load (checksums verified), recompute the held-out perplexities, compare with the provenance."""
