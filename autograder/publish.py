@@ -264,6 +264,7 @@ TAUGHT = frozenset({
     'W_xi, W_hi, b_i, W_xf, W_hf, b_f, W_xo, W_ho, b_o, W_xc, W_hc, b_c = params',
     'current, longest = [], 0',
     'for X, Y in train_iter:',
+    'for X, Y, Y_valid_len in train_iter:',  # seqmx.seq2seq.train_seq2seq's loop, as ps11's train_scheduled
     'for _ in range(num_preds):',
     'for epoch in range(num_epochs):',
     'for layer in range(num_layers):',
