@@ -137,7 +137,9 @@ def probe_residual_lm_train_steps(fn) -> list:
     from seqmx import deep
     from seqmx.rnn import RNNModelScratch, SeqDataLoader, train
     np = _np()
-    stack = fn.__globals__.get("residual_stacked_rnn")
+    import sys
+    stack = ((getattr(fn, "__globals__", None) or {}).get("residual_stacked_rnn")    # where residual_lm looks
+             or getattr(sys.modules.get("__main__"), "residual_stacked_rnn", None))  # the notebook's namespace
     if not callable(stack):
         return "residual_stacked_rnn is not defined"
 
