@@ -293,8 +293,8 @@ def check(assignment: str, name: str, answer: Any = _LOOK_UP) -> None:
         answer, target = _answer(assignment, name, None)
         if answer is _LOOK_UP:
             if sandboxed:
-                from autograder.sandbox import emit_probe
-                emit_probe(assignment, name, undefined=target)
+                from autograder.probes import emit
+                emit(assignment, name, undefined=target)
                 return
             raise AssertionError(f"{name}: {not_graded(target)}")
     try:
@@ -304,14 +304,14 @@ def check(assignment: str, name: str, answer: Any = _LOOK_UP) -> None:
         # cut at a word (the grader keeps 160 characters of it): the hint must survive truncation
         raised = shorten(f"{type(err).__name__}: {last}", 160)
         if sandboxed:
-            from autograder.sandbox import emit_probe
-            emit_probe(assignment, name, error=raised)
+            from autograder.probes import emit
+            emit(assignment, name, error=raised)
             return
         hint = checks_of(assignment)[name].hint
         raise AssertionError(f"{name}: your answer raised {raised}. Hint: {hint}") from None
     if sandboxed:
-        from autograder.sandbox import emit_probe
-        emit_probe(assignment, name, values)
+        from autograder.probes import emit
+        emit(assignment, name, values)
         return
     reason = verdict(assignment, name, values, load_expectations(assignment))
     if reason:

@@ -443,9 +443,6 @@ def feedback(assignment: str, pack: str | None = None, to: str | None = None) ->
     return 0
 
 
-PROBE_MARK = "@@AUTOGRADER-PROBES@@"
-
-
 def _record(value, spec) -> dict:
     """A calibrated value with its tolerance, and for a single number the band it allows."""
     rec = {"value": value, "rtol": spec.rtol, "atol": spec.atol, "why": spec.why}
@@ -471,7 +468,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
     import nbformat
     from nbclient import NotebookClient
 
-    from autograder import checks
+    from autograder import checks, probes
     from autograder.sandbox import TIMINGS
 
     for name in names or course.assignments():
@@ -482,25 +479,25 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
         # the reference's own cells, without its tests, then one cell that probes every answer
         nb.cells = [c for c in nb.cells if not (c.get("metadata", {}).get("nbgrader", {}).get("grade")
                                                and not c["metadata"]["nbgrader"].get("solution"))]
+        # (the reference's answers, sent as grading's probes are: autograder.probes)
         nb.cells.append(nbformat.v4.new_code_cell(
-            "import json as _json\nfrom autograder.checks import probe_all as _probe_all\n_seconds = {}\n"
-            f"_values = _probe_all({name!r}, globals(), _seconds)\n"
-            f"print({PROBE_MARK!r} + _json.dumps({{'values': _values, 'seconds': _seconds}}))"))
+            "from autograder.checks import probe_all as _probe_all\nfrom autograder.probes import emit as _emit\n"
+            f"_seconds = {{}}\nfor _name, _values in _probe_all({name!r}, globals(), _seconds).items():\n"
+            f"    _emit({name!r}, _name, _values, seconds=_seconds[_name])"))
         started, load_before = time.monotonic(), os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as work:
             shutil.copytree(src, work, dirs_exist_ok=True)
             NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                            resources={"metadata": {"path": work}}).execute()
         total = time.monotonic() - started
-        printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("name") == "stdout")
-        probed = json.loads(printed.split(PROBE_MARK, 1)[1])
-        values = probed["values"]
+        probed = probes.recorded(nb.cells[-1].outputs)
+        values = {k: p["values"] for k, p in probed.items()}
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         versions = {"python": platform.python_version(),
                     **{p: md.version(p) for p in ("numpy", "mxnet", "d2l", "nbgrader")}}
         timing = {"assignment": name, "calibrated": stamp, "versions": versions,
                   "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-                  "cells": _cell_seconds(nb), "checks": {k: round(v, 3) for k, v in probed["seconds"].items()},
+                  "cells": _cell_seconds(nb), "checks": {k: round(p["seconds"], 3) for k, p in probed.items()},
                   "total": round(total, 3)}
         _write_json(TIMINGS / f"{name}.json", timing)
         if timings_only:

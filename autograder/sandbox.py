@@ -34,8 +34,9 @@ from nbgrader.preprocessors import Execute
 from autograder.jail import (REPO, SANDBOX_ENV, NoProcessLimit, SandboxKernelManager,  # noqa: F401
                              SandboxMissing, bwrap_path, clean_stale)
 
-PROBE_MIME = "application/vnd.seqmx.probe+json"
-CHECK_CALL = re.compile(r'check\(\s*"([^"]+)"\s*,\s*"([^"]+)"')
+# the probe protocol (what a hidden check sends from the kernel, and how it is read) is autograder.probes
+from autograder.probes import CHECK_CALL, PROBE_MIME, hidden_checks, is_probe, recorded  # noqa: F401
+from autograder.probes import emit as emit_probe  # noqa: F401
 
 
 class SandboxedExecute(Execute):
@@ -141,7 +142,7 @@ class SandboxedExecute(Execute):
         budget, kept, probes = self.max_output_chars, [], 0
         for out in cell.get("outputs", []):
             size = len(json.dumps(out, default=str))
-            if PROBE_MIME in out.get("data", {}) and probes < 20 and size <= 20 * self.max_output_chars:
+            if is_probe(out) and probes < 20 and size <= 20 * self.max_output_chars:
                 kept.append(out)  # a check's recorded values: judged by TrustedVerdict, own budget
                 probes += 1
                 continue
@@ -182,24 +183,6 @@ class SandboxedExecute(Execute):
                 continue
 
 
-def emit_probe(assignment: str, name: str, values=None, error: str | None = None,
-               undefined: str | None = None) -> None:
-    """In the sandbox: send a check's plain values (or the error the answer raised, or the name of
-    an answer the notebook never defined) to the grader."""
-    from IPython.display import display
-    payload = {"assignment": assignment, "check": name}
-    if undefined is not None:
-        payload["undefined"] = undefined
-    else:
-        payload.update({"error": error} if error is not None else {"values": values})
-    display({PROBE_MIME: payload, "text/plain": f"{name}: answer recorded for grading"}, raw=True)
-
-
-def hidden_checks(source: str) -> list[tuple[str, str]]:
-    """The (assignment, check name) pairs a hidden test cell's source calls."""
-    return CHECK_CALL.findall(source)
-
-
 TIMINGS = REPO / "autograder" / "timings"
 
 
@@ -233,7 +216,7 @@ class TrustedVerdict(Preprocessor):
                   and not c.metadata["nbgrader"].get("solution")]
         for cell in nb.cells:  # recorded values count only in the hidden test cell that asked for them
             if cell.cell_type == "code" and self.marker not in cell.source:
-                cell.outputs = [o for o in cell.get("outputs", []) if PROBE_MIME not in o.get("data", {})]
+                cell.outputs = [o for o in cell.get("outputs", []) if not is_probe(o)]
         for cell in graded:
             if self.marker in cell.source:
                 self.judge_hidden(cell)
@@ -265,11 +248,7 @@ class TrustedVerdict(Preprocessor):
                                        traceback=[f"AssertionError: {reason}"])]
 
     def judge_hidden(self, cell) -> None:
-        probes = {}
-        for out in cell.get("outputs", []):
-            payload = out.get("data", {}).get(PROBE_MIME) if out.get("output_type") == "display_data" else None
-            if isinstance(payload, dict) and isinstance(payload.get("check"), str):
-                probes[payload["check"]] = payload  # the last one of each name counts
+        probes = recorded(cell.get("outputs", []))
         reasons = []
         for assignment, name in hidden_checks(cell.source):
             self._assignment = assignment

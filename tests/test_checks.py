@@ -115,3 +115,14 @@ def test_the_grader_outside_the_sandbox_gives_the_same_reason(monkeypatch):
     assert TrustedVerdict.judge("ps99", "f.random", payload) == (
         "f.random: output `outputs` (shape (5, 4)) differs first at [4, 0]; 1 of 1,950 values differs. "
         "Hint: mind the bias")
+
+
+def test_the_probe_protocol_loads_in_a_kernel_without_nbgrader_and_checks_never_import_the_sandbox():
+    """autograder.probes is what a student's kernel loads to send values: no nbgrader, no jail; the
+    checks reach the sandbox's verdict side through nothing (no import circle)."""
+    import subprocess
+    import sys
+    code = ("import sys, autograder.probes, autograder.checks; "
+            "print(sorted(m for m in ('nbgrader', 'autograder.sandbox', 'autograder.jail') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
