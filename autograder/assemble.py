@@ -20,6 +20,7 @@ import copy
 import json
 
 import nbformat
+from nbgrader.utils import is_solution
 
 MAX_CELLS = 2000          # more is not a problem set: refuse rather than run it
 MAX_CELL_CHARS = 200_000  # one cell's source
@@ -74,8 +75,7 @@ def blank(release, reason: str) -> nbformat.NotebookNode:
 def assemble(student: dict, release) -> nbformat.NotebookNode:
     """The notebook to grade: the release's cells, the student's answers and extra cells."""
     skeleton = [c for c in release.cells]
-    answer_ids = {c.metadata["nbgrader"]["grade_id"] for c in skeleton
-                  if c.metadata.get("nbgrader", {}).get("solution")}
+    answer_ids = {c.metadata["nbgrader"]["grade_id"] for c in skeleton if is_solution(c)}
     release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in skeleton} - {None}
 
     answers: dict[str, str] = {}

@@ -467,6 +467,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
 
     import nbformat
     from nbclient import NotebookClient
+    from nbgrader.utils import is_grade, is_solution
 
     from autograder import checks, probes
     from autograder.sandbox import TIMINGS
@@ -477,8 +478,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
         (nb_name,) = course.notebooks(name)
         nb = nbformat.read(src / nb_name, as_version=4)
         # the reference's own cells, without its tests, then one cell that probes every answer
-        nb.cells = [c for c in nb.cells if not (c.get("metadata", {}).get("nbgrader", {}).get("grade")
-                                               and not c["metadata"]["nbgrader"].get("solution"))]
+        nb.cells = [c for c in nb.cells if not (is_grade(c) and not is_solution(c))]
         # (the reference's answers, sent as grading's probes are: autograder.probes)
         nb.cells.append(nbformat.v4.new_code_cell(
             "from autograder.checks import probe_all as _probe_all\nfrom autograder.probes import emit as _emit\n"

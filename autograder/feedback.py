@@ -25,11 +25,13 @@ import re
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_markdown_cell, new_output
+from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool
 
 from autograder.checks import shorten
 
-HIDDEN = "BEGIN HIDDEN TESTS"
+HIDDEN = ClearHiddenTests.begin_test_delimeter.default_value  # "BEGIN HIDDEN TESTS", nbgrader's own
 DOCSTRING = re.compile(r'^\s*("""|\'\'\')(.*?)\1', re.S)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MAX_REASON = 600  # characters: one line (a check's message and hint fit), whatever the student's code raised
@@ -64,7 +66,7 @@ def lost_points(nb) -> list[tuple[str, float, float, str]]:
     rows = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or meta.get("solution") or "points" not in meta:
+        if not is_grade(cell) or is_solution(cell) or "points" not in meta:
             continue
         score = meta.get("score")
         if score is not None and score < meta["points"]:

@@ -38,6 +38,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+from nbgrader.utils import is_solution
+
 from autograder import course
 from autograder.course import UsageError
 
@@ -62,8 +65,11 @@ FORBIDDEN = ["autograder", "exercises/source", "exercises/release", "exercises/n
              "tests", "bench", ".ci", ".git", "student"]
 _FORBIDDEN_NAMES = {"gradebook.db", "nbgrader_config.py", "expectations", "fixtures", "hostile"}
 
-SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
-HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+# nbgrader's own delimiters, after the "### " the course writes before them
+SOLUTION = tuple(f"### {t.default_value}" for t in (ClearSolutions.begin_solution_delimeter,
+                                                    ClearSolutions.end_solution_delimeter))
+HIDDEN = tuple(f"### {t.default_value}" for t in (ClearHiddenTests.begin_test_delimeter,
+                                                  ClearHiddenTests.end_test_delimeter))
 MIN_LINE = 20  # a shorter line ("return prob", "V = len(vocab)") says nothing on its own
 
 
@@ -264,6 +270,10 @@ TAUGHT = frozenset({
     'W_xi, W_hi, b_i, W_xf, W_hf, b_f, W_xo, W_ho, b_o, W_xc, W_hc, b_c = params',
     'current, longest = [], 0',
     'for X, Y in train_iter:',
+    # how seqmx.rnn.grad_clipping (chapter rnn-scratch) collects the gradients; ps04's clip_grad_value
+    # collects them the same way and is graded on what it does with them
+    'grads = [p.grad() for p in net.collect_params().values() if p.grad_req != "null"]',
+    'grads = [p.grad for p in net.params]',
     'for X, Y, Y_valid_len in train_iter:',  # seqmx.seq2seq.train_seq2seq's loop, as ps11's train_scheduled
     'for _ in range(num_preds):',
     'for epoch in range(num_epochs):',
@@ -319,7 +329,7 @@ def secret_lines(course_root: Path = course.ROOT) -> dict[str, str]:
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
             where = f"{nb_path.stem} cell {meta.get('grade_id', '?')}"
-            if meta.get("solution"):
+            if is_solution(cell):
                 inside, outside = _regions(cell.source, *SOLUTION)
                 if SOLUTION[0] not in cell.source:
                     inside, outside = outside, []

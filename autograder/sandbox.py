@@ -27,7 +27,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 from traitlets import Bool, Float, Integer, Unicode
 
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import ClearHiddenTests, Execute
+from nbgrader.utils import is_grade, is_solution
 
 # the jail (bubblewrap, limits, cgroups) lives in autograder.jail; named here too, where cli.py,
 # nbgrader's configuration and older callers import it from
@@ -206,14 +207,13 @@ class TrustedVerdict(Preprocessor):
     """
 
     enabled = Bool(True).tag(config=True)
-    marker = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    marker = Unicode(ClearHiddenTests.begin_test_delimeter.default_value).tag(config=True)
     confirm_visible = Bool(True, help="a visible test's point needs its answers' hidden checks").tag(config=True)
 
     def preprocess(self, nb, resources):
         self._passed: dict[str, bool] = {}
         self._assignment = None
-        graded = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-                  and not c.metadata["nbgrader"].get("solution")]
+        graded = [c for c in nb.cells if c.cell_type == "code" and is_grade(c) and not is_solution(c)]
         for cell in nb.cells:  # recorded values count only in the hidden test cell that asked for them
             if cell.cell_type == "code" and self.marker not in cell.source:
                 cell.outputs = [o for o in cell.get("outputs", []) if not is_probe(o)]
