@@ -39,6 +39,8 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.fileutil import copy_asset
 
+from autograder import workspace
+
 logger = logging.getLogger(__name__)
 
 ARCHIVE = "seqmx-exercises.zip"
@@ -85,13 +87,9 @@ def _write_archive(root: Path, names: list[str]) -> None:
 def _run_release(course: Path, names: list[str], dest: Path) -> None:
     """``python -m autograder release NAMES`` in a scratch copy of the course; the release folders into ``dest``."""
     with tempfile.TemporaryDirectory(prefix="seqmx-release-") as tmp:
-        work = Path(tmp)
-        shutil.copy(course / "nbgrader_config.py", work)
-        for name in names:
-            shutil.copytree(course / "source" / name, work / "source" / name,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        env = dict(os.environ, SEQMX_COURSE=str(work))
-        env.pop("SEQMX_DB_URL", None)  # the scratch gradebook beside the scratch course, never a real one
+        # the scratch gradebook beside the scratch course, never a real one
+        work = workspace.scratch_course(Path(tmp), course, names)
+        env = workspace.nbgrader_env(own_gradebook=True, SEQMX_COURSE=str(work))
         proc = subprocess.run([sys.executable, "-m", "autograder", "release", *names], cwd=work, env=env,
                               capture_output=True, text=True)
         if proc.returncode:

@@ -532,8 +532,8 @@ def _cell_seconds(nb) -> dict[str, float]:
 
 
 def _write_json(dest: Path, record: dict) -> None:
-    """Written whole, then renamed into place (the one atomic writer, autograder.lms.atomic_file)."""
-    from autograder.lms import atomic_file
+    """Written whole, then renamed into place (the one atomic writer, autograder.workspace.atomic_file)."""
+    from autograder.workspace import atomic_file
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(dest) as f:
         f.write(json.dumps(record, indent=1, sort_keys=True) + "\n")

@@ -33,12 +33,9 @@ def nbgrader(*args: str, root: Path = ROOT, db_url: str | None = None) -> subpro
     """Run one of nbgrader's own apps in the course directory, capturing its log.
 
     ``db_url``: the gradebook to use instead of the one ``$SEQMX_DB_URL`` names (a scratch course's)."""
+    from autograder.workspace import nbgrader_env
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    # nbgrader starts helpers (alembic, kernels) by name: find the venv's first
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    if db_url:
-        env["SEQMX_DB_URL"] = db_url
-    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=nbgrader_env(db_url))
 
 
 def log_tail(proc: subprocess.CompletedProcess, lines: int = 3) -> str:

@@ -41,12 +41,9 @@ kept in nbgrader's ``lms_user_id``.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -333,29 +330,7 @@ def read_gradebook(db_url: str, assignment: str | None = None):
 
 # ---------------------------------------------------------------- writing files atomically
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_file(dest: Path, mode: str = "w", encoding: str | None = "utf-8"):
-    """Write ``dest`` through a temporary file in the same folder, renamed into place at the end:
-    an error (or a kill) midway leaves the previous file, or none, never a half-written one."""
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+from autograder.workspace import atomic_file  # noqa: E402,F401 (the one atomic writer; imported from here too)
 
 
 def check_destination(dest: Path, what: str) -> Path:

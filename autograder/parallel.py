@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import log_tail, nbgrader
+from autograder.workspace import nbgrader_env, scratch_course
 
 PREFLIGHT = "reference-solution"  # the preflight task's student name (never merged, never a student id)
 SCRATCH_PREFIX = "seqmx-grade-"  # + the owner's pid: autograder.sandbox.clean_stale removes a killed run's
@@ -56,9 +57,7 @@ def course_template(course: Path, assignment: str) -> bytes:
     """A tar of the smallest course that can autograde ``assignment``: its config, its source
     folder and a gradebook made by ``nbgrader generate_assignment`` (so it knows every cell)."""
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-template-") as tmp:
-        root = Path(tmp)
-        shutil.copy(course / "nbgrader_config.py", root)
-        shutil.copytree(course / "source" / assignment, root / "source" / assignment)
+        root = scratch_course(Path(tmp), course, [assignment])
         proc = nbgrader("generate_assignment", assignment, "--force", root=root, db_url=_scratch_db(root))
         if proc.returncode:
             raise RuntimeError(f"{assignment}: nbgrader generate_assignment failed in a scratch course: "
@@ -119,8 +118,7 @@ def autograde(root: Path, assignment: str, db_url: str) -> subprocess.CompletedP
         # children: a plain nbgrader process, which imports nbgrader anew
         return nbgrader(*argv, root=root, db_url=db_url)
     log = root / "autograde.log"
-    env = dict(os.environ, SEQMX_DB_URL=db_url,
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    env = nbgrader_env(db_url)
     child = _context().Process(target=_nbgrader_child, args=(str(root), argv, env, str(log)),
                                name=f"nbgrader-{root.name}")
     child.start()

@@ -2,13 +2,13 @@
 the course's CLI (or nbgrader) run against a scratch course, and the report file."""
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from autograder import workspace  # noqa: E402 (scratch courses and nbgrader's environment, made in one place)
 COURSE = REPO / "exercises"
 
 # stock nbgrader's autograde preprocessors: the kernel runs with the grader's permissions, no sandbox
@@ -23,21 +23,12 @@ c.Autograde.autograde_preprocessors = [
 
 def scratch_course(dest: Path, assignments: list[str] | None = None, stock: bool = False) -> Path:
     """A copy of the course's configuration and sources (all assignments, or the named ones)."""
-    dest.mkdir(parents=True)
-    shutil.copy(COURSE / "nbgrader_config.py", dest)
-    for name in assignments or [p.name for p in (COURSE / "source").iterdir() if p.is_dir()]:
-        shutil.copytree(COURSE / "source" / name, dest / "source" / name)
-    if stock:
-        with open(dest / "nbgrader_config.py", "a") as f:
-            f.write(STOCK)
-    return dest
+    return workspace.scratch_course(dest, COURSE, assignments, STOCK if stock else "")
 
 
 def run(course: Path, *cmd: str) -> subprocess.CompletedProcess:
     """``python -m CMD`` (autograder or nbgrader) in a scratch course, with its own SQLite gradebook."""
-    env = dict(os.environ, SEQMX_COURSE=str(course),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    env.pop("SEQMX_DB_URL", None)
+    env = workspace.nbgrader_env(own_gradebook=True, SEQMX_COURSE=str(course))
     return subprocess.run([sys.executable, "-m", *cmd], cwd=course, env=env, capture_output=True, text=True)
 
 

@@ -1,5 +1,4 @@
 """Shared helpers: a private copy of the nbgrader course, and the CLI run as a user runs it."""
-import os
 import re
 import shutil
 import subprocess
@@ -8,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder import workspace
+
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "exercises"
 FIXTURES = REPO / "tests" / "fixtures"
@@ -15,10 +16,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 def make_course(dest: Path) -> Path:
     """A fresh course directory: the committed sources and config, no gradebook."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(COURSE / "nbgrader_config.py", dest)
-    shutil.copytree(COURSE / "source", dest / "source")
-    return dest
+    return workspace.scratch_course(dest, COURSE)
 
 
 @pytest.fixture
@@ -27,13 +25,10 @@ def course(tmp_path) -> Path:
 
 
 def env_for(course: Path) -> dict:
-    env = dict(os.environ, SEQMX_COURSE=str(course))
-    # the grade command's preflight (the reference graded once per environment) is remembered here:
-    # once per assignment and configuration in a test run, never in the user's own cache
-    env["XDG_CACHE_HOME"] = str(REPO / ".pytest_cache" / "xdg")
-    env.pop("SEQMX_DB_URL", None)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+    # the grade command's preflight (the reference graded once per environment) is remembered in
+    # XDG_CACHE_HOME: once per assignment and configuration in a test run, never in the user's own cache
+    return workspace.nbgrader_env(own_gradebook=True, SEQMX_COURSE=str(course),
+                                  XDG_CACHE_HOME=str(REPO / ".pytest_cache" / "xdg"))
 
 
 def run_cli(course: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
