@@ -93,6 +93,7 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
         return Result(student, text, "", time.monotonic() - started, score, max_score, lost)
 
 
+FORK = True  # False: a new interpreter per submission, as before the fork server (bench/grading_phases.py)
 _forkserver_lock = threading.Lock()
 _forkserver: multiprocessing.context.BaseContext | None = None
 # what the fork server imports once: nbgrader's apps and the course's preprocessors
@@ -113,7 +114,7 @@ def autograde(root: Path, assignment: str, db_url: str) -> subprocess.CompletedP
     """``nbgrader autograde ASSIGNMENT --student=student --force`` in the scratch course ``root``,
     in a process forked from the fork server (see the module's docstring); its log in ``stdout``."""
     argv = ["autograde", assignment, "--student=student", "--force"]
-    if multiprocessing.current_process().daemon:
+    if not FORK or multiprocessing.current_process().daemon:
         # a Dask worker process (a cluster given by --scheduler) may not start multiprocessing
         # children: a plain nbgrader process, which imports nbgrader anew
         return nbgrader(*argv, root=root, db_url=db_url)

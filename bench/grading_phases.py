@@ -14,8 +14,11 @@ apart, each in isolation, ``--repeat`` times (medians):
 - ``import mxnet``: the student's first import, in that kernel;
 - ``cells``: the notebook's cells run in a sandboxed kernel by the course's ``SandboxedExecute``
   (their sum; the three slowest are listed);
-- ``grade_one``: the whole, end to end; what it has beyond the phases above is nbgrader's own work
-  (reading the notebook, the gradebook, the other preprocessors, writing) and the overlap.
+- ``grade_one``: the whole, end to end, as the grader runs it (nbgrader forked from a server
+  that imported it once); what it has beyond the phases above is nbgrader's own work (reading
+  the notebook, the gradebook, the other preprocessors, writing) and the overlap;
+- ``grade_one, new interpreter``: the same with ``autograder.parallel.FORK`` off, a new Python
+  process per submission that imports nbgrader itself (the grader before the fork server).
 
 The phases overlap the whole only approximately (the kernel in ``cells`` also imports MXNet), so
 ``rest`` is the whole minus scratch course, nbgrader process, kernel start and cells.
@@ -105,6 +108,7 @@ def main() -> int:
     os.environ.pop("SEQMX_DB_URL", None)
     load_start = os.getloadavg()
     started = datetime.now(timezone.utc)
+    from autograder import parallel
     from autograder.parallel import course_template, grade_one
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,11 +126,14 @@ def main() -> int:
             cells = time_cells(notebook, args.assignment)
             cells_runs.append(cells)
             runs.setdefault("cells", []).append(sum(s for _, s in cells))
-            start = time.perf_counter()
-            result = grade_one(template, args.assignment, "s001", {notebook.name: notebook.read_bytes()})
-            runs.setdefault("grade_one", []).append(time.perf_counter() - start)
-            if result.notebook is None or result.score != result.max_score:
-                raise SystemExit(f"the reference did not get full marks: {result}")
+            for key, fork in (("grade_one", True), ("grade_one, new interpreter", False)):
+                parallel.FORK = fork
+                start = time.perf_counter()
+                result = grade_one(template, args.assignment, "s001", {notebook.name: notebook.read_bytes()})
+                runs.setdefault(key, []).append(time.perf_counter() - start)
+                if result.notebook is None or result.score != result.max_score:
+                    raise SystemExit(f"the reference did not get full marks: {result}")
+            parallel.FORK = True
             print({k: round(v[-1], 2) for k, v in runs.items()}, flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
     rest = med["grade_one"] - med["scratch course"] - med["nbgrader process"] - med["kernel start (sandbox)"] - med["cells"]
@@ -142,6 +149,9 @@ def main() -> int:
         rows.append(f"| {k} | {med[k]:.2f} | {med[k] / whole:.0%} | {', '.join(f'{x:.2f}' for x in runs[k])} |")
     rows.append(f"| rest (nbgrader's own work) | {rest:.2f} | {rest / whole:.0%} | |")
     rows.append(f"| **grade_one (whole)** | {whole:.2f} | 100% | {', '.join(f'{x:.2f}' for x in runs['grade_one'])} |")
+    plain = med["grade_one, new interpreter"]
+    rows.append(f"| grade_one, new interpreter per submission (before) | {plain:.2f} | {plain / whole:.0%} | "
+                f"{', '.join(f'{x:.2f}' for x in runs['grade_one, new interpreter'])} |")
     not_student = med["scratch course"] + med["nbgrader process"] + med["kernel start (sandbox)"] + med["import mxnet"] + rest
     lines = [
         f"# Grading one submission of `{args.assignment}`, phase by phase",
@@ -153,7 +163,8 @@ def main() -> int:
         f"Headline: of {whole:.1f} s to grade one `{args.assignment}` reference, {not_student:.1f} s "
         f"({not_student / whole:.0%}) is not the student's own work (scratch course, nbgrader process, sandboxed "
         f"kernel start, `import mxnet`, nbgrader's bookkeeping); the cells take {med['cells'] - med['import mxnet']:.1f} s "
-        "beyond the import.",
+        f"beyond the import. Forking nbgrader from a server that imported it once instead of starting a new "
+        f"interpreter per submission: {plain:.1f} s -> {whole:.1f} s ({plain - whole:+.1f} s saved per submission).",
         "",
         *rows,
         "",
