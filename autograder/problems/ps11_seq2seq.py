@@ -16,12 +16,18 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_np as _mx, plain_array as _plain
+from autograder.checks import Check, plain_array as _plain
 
 SEEDS = {"forward_teacher_forcing_per_sentence": 1101, "masked_ce_smoothed": 1102, "greedy_decode": 1103,
          "corpus_bleu": 1104, "beam_search": 1105, "training": 0, "train_steps": 1106}
 
 BOS, EOS = 1, 2  # token indices in the probes' target vocabularies (0 is <pad>, as in a d2l Vocab)
+
+
+def _mx():
+    from mxnet import np, npx
+    npx.set_np()
+    return np, npx
 
 
 def _ints(a) -> list:
