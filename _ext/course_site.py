@@ -39,8 +39,6 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.fileutil import copy_asset
 
-from autograder import workspace
-
 logger = logging.getLogger(__name__)
 
 ARCHIVE = "seqmx-exercises.zip"
@@ -87,6 +85,9 @@ def _write_archive(root: Path, names: list[str]) -> None:
 def _run_release(course: Path, names: list[str], dest: Path) -> None:
     """``python -m autograder release NAMES`` in a scratch copy of the course; the release folders into ``dest``."""
     with tempfile.TemporaryDirectory(prefix="seqmx-release-") as tmp:
+        # (the grader's own helper, imported here only: the student edition's site has no grader)
+        from autograder import workspace
+
         # the scratch gradebook beside the scratch course, never a real one
         work = workspace.scratch_course(Path(tmp), course, names)
         env = workspace.nbgrader_env(own_gradebook=True, SEQMX_COURSE=str(work))
