@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -94,20 +93,15 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
 
 
 FORK = True  # False: a new interpreter per submission, as before the fork server (bench/grading_phases.py)
-_forkserver_lock = threading.Lock()
-_forkserver: multiprocessing.context.BaseContext | None = None
 # what the fork server imports once: nbgrader's apps and the course's preprocessors
 PRELOAD = ["nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp", "autograder.sandbox", "autograder.parallel"]
 
 
 def _context():
-    global _forkserver
-    with _forkserver_lock:
-        if _forkserver is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
-            _forkserver = ctx
-    return _forkserver
+    """Python's one forkserver context; the server reads the preload list when it starts (first child)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
 
 
 def autograde(root: Path, assignment: str, db_url: str) -> subprocess.CompletedProcess:

@@ -36,8 +36,7 @@ from autograder.jail import (REPO, SANDBOX_ENV, NoProcessLimit, SandboxKernelMan
                              SandboxMissing, bwrap_path, clean_stale)
 
 # the probe protocol (what a hidden check sends from the kernel, and how it is read) is autograder.probes
-from autograder.probes import CHECK_CALL, PROBE_MIME, hidden_checks, is_probe, recorded  # noqa: F401
-from autograder.probes import emit as emit_probe  # noqa: F401
+from autograder.probes import CHECK_CALL, hidden_checks, is_probe, recorded
 
 
 class SandboxedExecute(Execute):

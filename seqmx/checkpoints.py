@@ -334,16 +334,15 @@ def _train_word(spec: WordModel, max_batches, max_epochs, eval_tokens, log, dead
     return net, record
 
 
-def _train_char(spec: CharModel | TangModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
-    from mxnet import gluon
-    from seqmx import rnn, wordlm
-    rnn.set_seed(spec.seed)
-    train_iter, valid_iter, vocab = char_data(spec)
-    if eval_tokens:
-        valid_iter.corpus = valid_iter.corpus[:eval_tokens]
-    net = build_char_initialised(spec, len(vocab))
-    trainer = gluon.Trainer(net.collect_params(), getattr(spec, "optimizer", "sgd"), {"learning_rate": spec.lr})
-    loader = wordlm._Head(train_iter, max_batches) if max_batches else train_iter
+def _until_converged(spec, net, trainer, run_epoch, log, max_epochs=None, deadline=None) -> tuple[list, dict, str]:
+    """The convergence rule of :class:`CharModel`, :class:`TangModel` and :class:`Seq2SeqModel`.
+
+    Epochs of ``run_epoch(epoch, lr)``, which trains one epoch and returns the epoch's row of the
+    history and the held-out figure to lower. An epoch that does not lower the figure by
+    ``spec.min_delta`` (relative) halves the learning rate; the ``spec.max_halvings + 1``-th stops
+    training, as do ``max_epochs`` (default ``spec.max_epochs``) and an epoch that would end after
+    ``deadline``. The parameters of the best epoch are loaded back into ``net``. Returns the rows,
+    the kept row and why training stopped."""
     lr, halvings, best, best_epoch, rows, stopped = spec.lr, 0, math.inf, 0, [], "max_epochs"
     best_file = Path(tempfile.mkdtemp()) / "best.params"
     for epoch in range(1, (max_epochs or spec.max_epochs) + 1):
@@ -353,13 +352,10 @@ def _train_char(spec: CharModel | TangModel, max_batches, max_epochs, eval_token
             log("another epoch would overrun the deadline: stop (not converged)")
             break
         trainer.set_learning_rate(lr)
-        stats = rnn.train_epoch(net, loader, lr, spec.clip_theta, trainer)
-        valid = rnn.evaluate_perplexity(net, valid_iter)
-        rows.append({"epoch": epoch, "lr": lr, "train": stats["train_ppl"], "valid": valid,
-                     "wall": round(time.time() - wall0, 2)})
-        log(f"epoch {epoch}: lr {lr:g}, train ppl {stats['train_ppl']:.3f}, valid ppl {valid:.3f}")
-        if valid < best * (1 - spec.min_delta):
-            best, best_epoch = valid, epoch
+        row, figure = run_epoch(epoch, lr)
+        rows.append({"epoch": epoch, "lr": lr, **row, "wall": round(time.time() - wall0, 2)})
+        if figure < best * (1 - spec.min_delta):
+            best, best_epoch = figure, epoch
             net.save_parameters(str(best_file))
         else:
             halvings += 1
@@ -371,7 +367,27 @@ def _train_char(spec: CharModel | TangModel, max_batches, max_epochs, eval_token
         net.load_parameters(str(best_file))
     best_file.unlink(missing_ok=True)
     best_file.parent.rmdir()
-    kept = rows[best_epoch - 1] if best_epoch else rows[-1]
+    return rows, (rows[best_epoch - 1] if best_epoch else rows[-1]), stopped
+
+
+def _train_char(spec: CharModel | TangModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
+    from mxnet import gluon
+    from seqmx import rnn, wordlm
+    rnn.set_seed(spec.seed)
+    train_iter, valid_iter, vocab = char_data(spec)
+    if eval_tokens:
+        valid_iter.corpus = valid_iter.corpus[:eval_tokens]
+    net = build_char_initialised(spec, len(vocab))
+    trainer = gluon.Trainer(net.collect_params(), getattr(spec, "optimizer", "sgd"), {"learning_rate": spec.lr})
+    loader = wordlm._Head(train_iter, max_batches) if max_batches else train_iter
+
+    def run_epoch(epoch: int, lr: float) -> tuple[dict, float]:
+        stats = rnn.train_epoch(net, loader, lr, spec.clip_theta, trainer)
+        valid = rnn.evaluate_perplexity(net, valid_iter)
+        log(f"epoch {epoch}: lr {lr:g}, train ppl {stats['train_ppl']:.3f}, valid ppl {valid:.3f}")
+        return {"train": stats["train_ppl"], "valid": valid}, valid
+
+    rows, kept, stopped = _until_converged(spec, net, trainer, run_epoch, log, max_epochs, deadline)
     record = {"vocab_size": len(vocab), "hyperparameters": {k: v for k, v in spec.__dict__.items()},
               "epochs": len(rows), "best_epoch": kept["epoch"], "history": rows,
               "stopped": stopped, "converged": stopped == "converged",
@@ -391,65 +407,30 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-class _HeadBuckets:
-    """The first ``n`` minibatches of a :class:`seqmx.seq2seq.BucketLoader` (same interface, for smoke runs)."""
-
-    def __init__(self, loader, n: int):
-        self.loader, self.n = loader, n
-
-    def reseed(self, seed: int) -> None:
-        self.loader.reseed(seed)
-
-    def __iter__(self):
-        for i, batch in enumerate(self.loader):
-            if i >= self.n:
-                return
-            yield batch
-
-
 def _train_seq2seq(spec: Seq2SeqModel, max_batches, max_epochs, eval_tokens, log, deadline=None):
     """Epochs of ``seqmx.seq2seq.train_seq2seq`` (one call per epoch, one Adam trainer throughout, the
     minibatch order and teacher-forcing coins of epoch ``e`` seeded by ``seed + e``), each followed by the
     held-out loss; the learning rate is halved on a plateau and the best epoch is kept."""
     from mxnet import gluon
     from seqmx import seq2seq as s2s
+    from seqmx import wordlm
     from seqmx.rnn import set_seed
     nmt, heldout_iter = nmt_data(spec)
     set_seed(spec.seed)
     net = s2s.make_seq2seq(len(nmt.src_vocab), len(nmt.tgt_vocab), spec.embed_size, spec.num_hiddens,
                            spec.num_layers, spec.dropout)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": spec.lr})
-    loader = _HeadBuckets(nmt.train_iter, max_batches) if max_batches else nmt.train_iter
-    lr, halvings, best, best_epoch, rows, stopped = spec.lr, 0, math.inf, 0, [], "max_epochs"
-    best_file = Path(tempfile.mkdtemp()) / "best.params"
-    for epoch in range(1, (max_epochs or spec.max_epochs) + 1):
-        wall0 = time.time()
-        if deadline is not None and rows and wall0 + rows[-1]["wall"] > deadline:
-            stopped = "deadline"
-            log("another epoch would overrun the deadline: stop (not converged)")
-            break
-        trainer.set_learning_rate(lr)
+    loader = wordlm._Head(nmt.train_iter, max_batches) if max_batches else nmt.train_iter
+
+    def run_epoch(epoch: int, lr: float) -> tuple[dict, float]:
         hist = s2s.train_seq2seq(net, loader, lr, 1, nmt.tgt_vocab, spec.teacher_forcing_ratio,
                                  spec.clip_theta, seed=spec.seed + epoch - 1, trainer=trainer)
-        valid_loss = s2s.evaluate_loss(net, heldout_iter, nmt.tgt_vocab, 1.0)
-        rows.append({"epoch": epoch, "lr": lr, "train_loss": hist.train_loss[-1], "valid_loss": valid_loss,
-                     "train": math.exp(hist.train_loss[-1]), "valid": math.exp(valid_loss),
-                     "wall": round(time.time() - wall0, 2)})
-        log(f"epoch {epoch}: lr {lr:g}, train loss {hist.train_loss[-1]:.4f}, held-out loss {valid_loss:.4f}")
-        if valid_loss < best * (1 - spec.min_delta):
-            best, best_epoch = valid_loss, epoch
-            net.save_parameters(str(best_file))
-        else:
-            halvings += 1
-            if halvings > spec.max_halvings:
-                stopped = "converged"
-                break
-            lr /= 2
-    if best_epoch:
-        net.load_parameters(str(best_file))
-    best_file.unlink(missing_ok=True)
-    best_file.parent.rmdir()
-    kept = rows[best_epoch - 1] if best_epoch else rows[-1]
+        train_loss, valid_loss = hist.train_loss[-1], s2s.evaluate_loss(net, heldout_iter, nmt.tgt_vocab, 1.0)
+        log(f"epoch {epoch}: lr {lr:g}, train loss {train_loss:.4f}, held-out loss {valid_loss:.4f}")
+        return ({"train_loss": train_loss, "valid_loss": valid_loss,
+                 "train": math.exp(train_loss), "valid": math.exp(valid_loss)}, valid_loss)
+
+    rows, kept, stopped = _until_converged(spec, net, trainer, run_epoch, log, max_epochs, deadline)
     held_src, held_tgt = nmt.heldout
     bleu = s2s.evaluate_bleu(net, held_src, held_tgt, nmt.src_vocab, nmt.tgt_vocab, num_steps=10)
     record = {"vocab_size": len(nmt.tgt_vocab), "src_vocab_size": len(nmt.src_vocab),

@@ -282,11 +282,17 @@ def train(cfg: Config, corpora: dict[str, list[int]], vocab_size: int, seed: int
 
 
 class _Head:
-    """The first ``n`` minibatches of a loader (same interface as :class:`seqmx.rnn.SeqDataLoader`)."""
+    """The first ``n`` minibatches of a loader (a :class:`seqmx.rnn.SeqDataLoader` or a
+    :class:`seqmx.seq2seq.BucketLoader`); any other attribute is the loader's (``use_random_iter``,
+    ``reseed``). For smoke runs."""
 
     def __init__(self, loader, n: int):
         self.loader, self.n = loader, n
-        self.use_random_iter = loader.use_random_iter
+
+    def __getattr__(self, name: str):
+        if name == "loader":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.loader, name)
 
     def __iter__(self):
         for i, batch in enumerate(self.loader):
