@@ -36,11 +36,16 @@ class Check:
     why: str = "exact: integers and deterministic float arithmetic"  # the tolerance's reason
 
 
-def mx_np():
-    """MXNet's NumPy interface, imported when a probe runs (not when the grader starts)."""
+def mx_npx():
+    """MXNet's ``(np, npx)``, imported when a probe runs (not when the grader starts), NumPy semantics on."""
     from mxnet import np, npx
     npx.set_np()
-    return np
+    return np, npx
+
+
+def mx_np():
+    """MXNet's NumPy interface alone (see :func:`mx_npx`)."""
+    return mx_npx()[0]
 
 
 def plain_array(a) -> dict:

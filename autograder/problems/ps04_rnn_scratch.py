@@ -15,16 +15,10 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, plain_array as _plain
+from autograder.checks import Check, mx_npx, plain_array as _plain
 
 SEEDS = {"input_layer": 401, "perplexity": 402, "sampling_probs": 403, "predict_sampled": 404,
          "clip_grad_value": 405, "beam_search": 406, "training": 0, "train_steps": 407}
-
-
-def _mx():
-    from mxnet import np, npx
-    npx.set_np()
-    return np, npx
 
 
 def _vocab():
@@ -38,7 +32,7 @@ def _vocab():
 def _random_net(vocab_size: int, num_hiddens: int, seed: int, scale: float = 0.5):
     """An untrained scratch tanh RNN with weights N(0, scale^2) drawn by NumPy: sharp, arbitrary predictions."""
     from seqmx.rnn import RNNModelScratch
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.RandomState(seed)
     net = RNNModelScratch(vocab_size, num_hiddens)
     for p in net.params:
@@ -51,7 +45,7 @@ def _random_net(vocab_size: int, num_hiddens: int, seed: int, scale: float = 0.5
 def probe_input_layer(fn) -> list:
     """Outputs and dL/dW_xh for L = sum(G * input_layer(X, W_xh)), G a fixed random (T, B, h) array."""
     from mxnet import autograd
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.RandomState(SEEDS["input_layer"])
     out = []
     for case in range(12):
@@ -153,7 +147,7 @@ def probe_clip_grad_value(fn) -> list:
     from mxnet.gluon import rnn
 
     from seqmx.rnn import RNNModel, set_seed
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.RandomState(SEEDS["clip_grad_value"])
     V, h, B, T = 9, 6, 3, 4
     X = np.array(rng.randint(0, V, size=(B, T)))

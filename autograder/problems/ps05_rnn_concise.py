@@ -15,18 +15,12 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, plain_array as _plain
+from autograder.checks import Check, mx_npx, plain_array as _plain
 
 SEEDS = {"gluon_lm_num_params": 501, "gluon_to_scratch": 502, "TiedRNNModel": 503, "ScratchRNNBlock": 504,
          "training": 0, "train_steps": 505}
 
 SCRATCH_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
-
-
-def _mx():
-    from mxnet import np, npx
-    npx.set_np()
-    return np, npx
 
 
 # --- part 1 ------------------------------------------------------------------------------
@@ -55,7 +49,7 @@ def probe_gluon_to_scratch(fn) -> list:
     from mxnet.gluon import rnn
 
     from seqmx.rnn import RNNModel, rnn as rnn_scratch
-    np, npx = _mx()
+    np, npx = mx_npx()
     rng = onp.random.RandomState(SEEDS["gluon_to_scratch"])
     out = []
     for case in range(8):
@@ -80,7 +74,7 @@ def probe_tied_structure(cls) -> list:
     from mxnet.gluon import rnn
 
     from seqmx.rnn import num_params, set_seed
-    np, npx = _mx()
+    np, npx = mx_npx()
     rng = onp.random.RandomState(SEEDS["TiedRNNModel"])
     layers = [lambda h: rnn.RNN(h, activation="tanh"), lambda h: rnn.GRU(h), lambda h: rnn.LSTM(h),
               lambda h: rnn.GRU(h, num_layers=2), lambda h: rnn.RNN(h, activation="relu")]
@@ -125,7 +119,7 @@ def probe_tied_train_steps(cls) -> list:
     from mxnet.gluon import rnn
 
     from seqmx.rnn import SeqDataLoader, set_seed, train
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.RandomState(SEEDS["train_steps"])
     V, h, B, T = 7, 5, 3, 4
     corpus = [int(t) for t in rng.randint(0, V, size=50)]
@@ -160,7 +154,7 @@ def probe_tied_train_steps(cls) -> list:
 def probe_scratch_block(cls) -> list:
     """Outputs, final state and dL/dW_hh of the block, run imperatively and hybridized."""
     from mxnet import autograd
-    np, npx = _mx()
+    np, npx = mx_npx()
     rng = onp.random.RandomState(SEEDS["ScratchRNNBlock"])
     out = []
     for case in range(6):

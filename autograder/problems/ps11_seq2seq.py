@@ -16,18 +16,12 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, plain_array as _plain
+from autograder.checks import Check, mx_npx, plain_array as _plain
 
 SEEDS = {"forward_teacher_forcing_per_sentence": 1101, "masked_ce_smoothed": 1102, "greedy_decode": 1103,
          "corpus_bleu": 1104, "beam_search": 1105, "training": 0, "train_steps": 1106}
 
 BOS, EOS = 1, 2  # token indices in the probes' target vocabularies (0 is <pad>, as in a d2l Vocab)
-
-
-def _mx():
-    from mxnet import np, npx
-    npx.set_np()
-    return np, npx
 
 
 def _ints(a) -> list:
@@ -49,7 +43,7 @@ def _net(rng: onp.random.Generator, src_vocab_size: int, tgt_vocab_size: int, em
     rounding is ~1e-6), so no choice is a near tie. ``eos_bias`` is added to
     the output bias of ``<eos>``.
     """
-    np, _ = _mx()
+    np, _ = mx_npx()
     from seqmx.seq2seq import make_seq2seq
     net = make_seq2seq(src_vocab_size, tgt_vocab_size, embed_size, num_hiddens, num_layers=2)
     net(np.zeros((1, 2)), np.zeros((1, 1)))  # materialise the deferred parameter shapes
@@ -70,7 +64,7 @@ def _net(rng: onp.random.Generator, src_vocab_size: int, tgt_vocab_size: int, em
 
 def _net_cases(seed: int, count: int, max_src: int = 6, min_batch: int = 1) -> list[dict]:
     """Random small models and source minibatches (no padding: every source row has the same length)."""
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.default_rng(seed)
     cases = []
     for i in range(count):
@@ -89,7 +83,7 @@ def _net_cases(seed: int, count: int, max_src: int = 6, min_batch: int = 1) -> l
 def probe_forward_teacher_forcing_per_sentence(fn) -> list:
     """Logits, the inputs fed at every step and two gradients, for seeded coins and ratios."""
     from mxnet import autograd
-    np, _ = _mx()
+    np, _ = mx_npx()
     out = []
     for i, case in enumerate(_net_cases(SEEDS["forward_teacher_forcing_per_sentence"], 12, min_batch=2)):
         rng, net = case["rng"], case["net"]
@@ -116,7 +110,7 @@ def probe_forward_teacher_forcing_per_sentence(fn) -> list:
 def probe_masked_ce_smoothed(fn) -> list:
     """Loss values and gradients w.r.t. the logits; padded positions hold large garbage logits."""
     from mxnet import autograd
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.default_rng(SEEDS["masked_ce_smoothed"])
     out = []
     for i in range(14):
@@ -219,7 +213,7 @@ def probe_train_scheduled(fn) -> list:
     order of the minibatches, the clipping, one Adam for the whole run.
     """
     from seqmx import seq2seq as s2s
-    np, _ = _mx()
+    np, _ = mx_npx()
     rng = onp.random.default_rng(SEEDS["train_steps"])
     source, target = _tiny_pairs(rng, 14)
     src_vocab, tgt_vocab = s2s.make_vocab(source, min_freq=1), s2s.make_vocab(target, min_freq=1)
@@ -238,7 +232,7 @@ def probe_train_scheduled(fn) -> list:
 # --- part 6 ------------------------------------------------------------------------------
 
 def probe_beam_search(fn) -> list:
-    np, _ = _mx()
+    np, _ = mx_npx()
     out = []
     for i, case in enumerate(_net_cases(SEEDS["beam_search"], 16)):
         X = case["X"][:1]  # one source sentence, (1, src_len)
