@@ -12,12 +12,29 @@ A hidden test cell calls :func:`check`, which does both in the kernel (that is
 how stock ``nbgrader autograde`` runs it). The expected values live in
 ``autograder/expectations/<assignment>.json``; a failing check says which
 behaviour is wrong and gives a hint, never the expected values.
+
+Each assignment's checks live in ``autograder/problems/<assignment>.py``, a
+:class:`ProblemChecks` named ``CHECKS`` on which every check is declared once,
+next to its probe::
+
+    CHECKS = ProblemChecks(training_seed=0)
+
+    @CHECKS.add("rnn_forward.random", seed=302, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+                hint="H_t = act(X_t W_xh + H_{t-1} W_hh + b_h) ...")
+    def probe_rnn_forward(fn, seed): ...
+
+    CHECKS.value("best_k", float, hint="pick the k of K_GRID with the lowest validation perplexity")
+
+The check's name is its key (``<target>.<what>``, or the target alone); the
+target, the name the notebook defines, is the name up to its first ".".
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,15 +42,64 @@ from typing import Any, Callable
 EXPECTATIONS = Path(__file__).resolve().parent / "expectations"
 
 
+EXACT = "exact: integers and deterministic float arithmetic"
+
+
 @dataclass(frozen=True)
 class Check:
     """One hidden check of one answer (a function or a value) of an assignment."""
     target: str                               # the name the student's notebook defines
-    probe: Callable[[Any], Any]               # answer -> plain JSON values
+    probe: Callable[[Any], Any]               # answer -> plain JSON values (its seed already bound)
     hint: str                                 # what to look at when it fails (no expected values)
     rtol: float = 0.0                         # relative tolerance on every number
     atol: float = 0.0                         # absolute tolerance on every number
-    why: str = "exact: integers and deterministic float arithmetic"  # the tolerance's reason
+    why: str = EXACT                          # the tolerance's reason
+    seed: int | None = None                   # the seed of the probe's random inputs, if any
+
+
+class ProblemChecks(Mapping[str, Check]):
+    """An assignment's hidden checks by name, in the order they are declared (see the module docstring).
+
+    ``seeds`` is what calibration records of them: each seeded probe's seed under its target's name (or
+    ``seed_name``), and ``training_seed`` (the seed the notebook's own training uses) as ``training``.
+    """
+
+    def __init__(self, training_seed: int | None = None):
+        self._checks: dict[str, Check] = {}
+        self.seeds: dict[str, int] = {} if training_seed is None else {"training": training_seed}
+
+    def add(self, name: str, *, hint: str, seed: int | None = None, seed_name: str | None = None,
+            target: str | None = None, rtol: float = 0.0, atol: float = 0.0, why: str = EXACT):
+        """Decorate ``probe(answer)``, or ``probe(answer, seed)`` when ``seed`` is given, as check ``name``."""
+        def declare(probe):
+            self._declare(name, probe, hint, seed, seed_name, target, rtol, atol, why)
+            return probe
+        return declare
+
+    def value(self, name: str, convert: Callable[[Any], Any], *, hint: str, target: str | None = None,
+              rtol: float = 0.0, atol: float = 0.0, why: str = EXACT) -> None:
+        """Check ``name`` of a value the notebook computes, compared after ``convert`` (e.g. ``float``)."""
+        self._declare(name, convert, hint, None, None, target, rtol, atol, why)
+
+    def _declare(self, name, probe, hint, seed, seed_name, target, rtol, atol, why) -> None:
+        if name in self._checks:
+            raise ValueError(f"check {name!r} is declared twice")
+        target = target or name.split(".", 1)[0]
+        if seed is not None:
+            seed_name = seed_name or target
+            if self.seeds.setdefault(seed_name, seed) != seed:
+                raise ValueError(f"check {name!r}: seed {seed_name!r} is already {self.seeds[seed_name]}")
+            probe = functools.partial(probe, seed=seed)
+        self._checks[name] = Check(target, probe, hint, rtol=rtol, atol=atol, why=why, seed=seed)
+
+    def __getitem__(self, name: str) -> Check:
+        return self._checks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._checks)
+
+    def __len__(self) -> int:
+        return len(self._checks)
 
 
 def mx_npx():
@@ -61,7 +127,8 @@ def problem_module(assignment: str):
     return importlib.import_module(f"autograder.problems.{assignment.replace('-', '_')}")
 
 
-def checks_of(assignment: str) -> dict[str, Check]:
+def checks_of(assignment: str) -> Mapping[str, Check]:
+    """An assignment's checks by name (its problem module's ``CHECKS``, a :class:`ProblemChecks`)."""
     return problem_module(assignment).CHECKS
 
 

@@ -503,12 +503,11 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
         if timings_only:
             print(f"timed {name}: {total:.1f} s -> {TIMINGS / (name + '.json')}")
             continue
-        module = checks.problem_module(name)
         specs = checks.checks_of(name)
         record = {
             "assignment": name,
             "calibrated": stamp,
-            "seeds": getattr(module, "SEEDS", {}),
+            "seeds": dict(specs.seeds),
             "versions": versions,
             "checks": {k: _record(v, specs[k]) for k, v in values.items()},
         }

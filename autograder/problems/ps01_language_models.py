@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 
-from autograder.checks import Check
+from autograder.checks import ProblemChecks
 
 # why 1e-9: a correct answer does the same arithmetic, perhaps summing in another order
 SAME_ARITHMETIC = "the same arithmetic up to summation order: 1e-9 relative"
 
-SEEDS = {"distinct_ngram_counts": 101, "add_k_bigram": 102, "perplexity": 103, "absolute_discount_bigram": 104}
+CHECKS = ProblemChecks()
 
 
 def _random_corpora(seed: int, count: int = 12) -> list[list[str]]:
@@ -27,9 +27,17 @@ def _random_corpora(seed: int, count: int = 12) -> list[list[str]]:
     return corpora
 
 
-def probe_distinct_ngram_counts(fn) -> list:
+@CHECKS.add(
+    "distinct_ngram_counts.random", seed=101,
+    hint="count each distinct k-gram once, for every k from 1 to n, on overlapping windows")
+def probe_distinct_ngram_counts(fn, seed: int) -> list:
     return [list(map(int, fn(tokens, n)))
-            for tokens in _random_corpora(SEEDS["distinct_ngram_counts"]) for n in (1, 2, 4)]
+            for tokens in _random_corpora(seed) for n in (1, 2, 4)]
+
+
+CHECKS.value(
+    "storage_4gram", int,
+    hint="sum the distinct 1-, 2-, 3- and 4-grams of the first 100,000 PTB training words")
 
 
 def _probe_bigram_model(build, seed: int, params: tuple) -> list:
@@ -42,18 +50,22 @@ def _probe_bigram_model(build, seed: int, params: tuple) -> list:
     return out
 
 
-def probe_add_k_bigram(build) -> list:
-    return _probe_bigram_model(build, SEEDS["add_k_bigram"], (1.0, 0.5, 0.01, 2.0))
+@CHECKS.add(
+    "add_k_bigram.random", seed=102, rtol=1e-9,
+    why=SAME_ARITHMETIC,
+    hint="(c(prev, word) + k) / (c(prev) + k * V), with c(prev) the number of bigrams starting with prev")
+def probe_add_k_bigram(build, seed: int) -> list:
+    return _probe_bigram_model(build, seed, (1.0, 0.5, 0.01, 2.0))
 
 
-def probe_absolute_discount_bigram(build) -> list:
-    return _probe_bigram_model(build, SEEDS["absolute_discount_bigram"], (0.75, 0.1, 0.5, 0.9))
-
-
-def probe_perplexity(fn) -> list:
-    rng = random.Random(SEEDS["perplexity"])
+@CHECKS.add(
+    "perplexity.random", seed=103, rtol=1e-9,
+    why=SAME_ARITHMETIC,
+    hint="average the negative log-probability over the len(tokens) - 1 predictions, then exponentiate")
+def probe_perplexity(fn, seed: int) -> list:
+    rng = random.Random(seed)
     out = []
-    for tokens in _random_corpora(SEEDS["perplexity"], 6):
+    for tokens in _random_corpora(seed, 6):
         table = {}  # a fixed random conditional table, normalised per previous token
         vocab = sorted(set(tokens))
         for prev in vocab:
@@ -63,30 +75,20 @@ def probe_perplexity(fn) -> list:
     return out
 
 
-CHECKS = {
-    "distinct_ngram_counts.random": Check(
-        "distinct_ngram_counts", probe_distinct_ngram_counts,
-        hint="count each distinct k-gram once, for every k from 1 to n, on overlapping windows"),
-    "storage_4gram": Check(
-        "storage_4gram", lambda v: int(v),
-        hint="sum the distinct 1-, 2-, 3- and 4-grams of the first 100,000 PTB training words"),
-    "add_k_bigram.random": Check(
-        "add_k_bigram", probe_add_k_bigram, rtol=1e-9,
-        why=SAME_ARITHMETIC,
-        hint="(c(prev, word) + k) / (c(prev) + k * V), with c(prev) the number of bigrams starting with prev"),
-    "perplexity.random": Check(
-        "perplexity", probe_perplexity, rtol=1e-9,
-        why=SAME_ARITHMETIC,
-        hint="average the negative log-probability over the len(tokens) - 1 predictions, then exponentiate"),
-    "best_k": Check(
-        "best_k", lambda v: float(v),
-        hint="pick the k of K_GRID with the lowest validation perplexity"),
-    "valid_ppl": Check(
-        "valid_ppl", lambda v: float(v), rtol=1e-6,
-        why="deterministic, but a sum over 3,200 log-probabilities may be ordered differently: 1e-6 relative",
-        hint="the validation perplexity of the add-k bigram trained on train_tokens, at best_k"),
-    "absolute_discount_bigram.random": Check(
-        "absolute_discount_bigram", probe_absolute_discount_bigram, rtol=1e-9,
-        why=SAME_ARITHMETIC,
-        hint="the discounted mass d * N1+(prev .) / c(prev) goes to the unigram distribution"),
-}
+CHECKS.value(
+    "best_k", float,
+    hint="pick the k of K_GRID with the lowest validation perplexity")
+
+
+CHECKS.value(
+    "valid_ppl", float, rtol=1e-6,
+    why="deterministic, but a sum over 3,200 log-probabilities may be ordered differently: 1e-6 relative",
+    hint="the validation perplexity of the add-k bigram trained on train_tokens, at best_k")
+
+
+@CHECKS.add(
+    "absolute_discount_bigram.random", seed=104, rtol=1e-9,
+    why=SAME_ARITHMETIC,
+    hint="the discounted mass d * N1+(prev .) / c(prev) goes to the unigram distribution")
+def probe_absolute_discount_bigram(build, seed: int) -> list:
+    return _probe_bigram_model(build, seed, (0.75, 0.1, 0.5, 0.9))

@@ -14,10 +14,10 @@ import random
 
 import numpy as np
 
-from autograder.checks import Check
+from autograder.checks import ProblemChecks
 from seqmx.data import pad_batch
 
-SEEDS = {"unk_count": 201, "seq_data_iter_variable": 202, "masked_perplexity": 203, "budget_batches": 204}
+CHECKS = ProblemChecks()
 
 
 def _ints(rows) -> list:
@@ -34,8 +34,12 @@ def _zipf_tokens(rng: random.Random, n: int, types: int) -> list[str]:
     return rng.choices(names, weights, k=n)
 
 
-def probe_unk_count(fn) -> list:
-    rng = random.Random(SEEDS["unk_count"])
+@CHECKS.add(
+    "unk_count.random", seed=201,
+    hint="a type is kept when it occurs at least min_freq times in train_tokens (d2l.Vocab's rule); "
+         "count every validation token (with repeats) whose type is not kept")
+def probe_unk_count(fn, seed: int) -> list:
+    rng = random.Random(seed)
     out = []
     for _ in range(10):
         types = rng.randint(2, 40)
@@ -43,6 +47,16 @@ def probe_unk_count(fn) -> list:
         valid = _zipf_tokens(rng, rng.randint(1, 80), types + rng.randint(0, 10))  # some never in train
         out.append([int(fn(train, valid, min_freq)) for min_freq in (0, 1, 2, 3, 5, 1000)])
     return out
+
+
+CHECKS.value(
+    "tm_min_freq", int,
+    hint="the smallest min_freq >= 1 whose vocabulary of tm_train, <unk> included, has at most 1,000 entries")
+
+
+CHECKS.value(
+    "tm_unk", int,
+    hint="unk_count(tm_train, tm_valid, tm_min_freq): validation tokens, not types")
 
 
 # --- part 2: variable-length sequential partitioning --------------------------------------------------
@@ -66,12 +80,19 @@ FIXED_SAMPLER_CASES = [
 ]
 
 
+@CHECKS.add(
+    "seq_data_iter_variable.fixed",
+    hint="streams of (len(corpus) - offset) // batch_size tokens after dropping offset tokens; stop at "
+         "the first length n with i + n + 1 > stream_len (a row needs n inputs and one more label)")
 def probe_sampler_fixed(fn) -> list:
     return [_batches(fn, *case) for case in FIXED_SAMPLER_CASES]
 
 
-def probe_sampler_random(fn) -> list:
-    rng = random.Random(SEEDS["seq_data_iter_variable"])
+@CHECKS.add(
+    "seq_data_iter_variable.random", seed=202,
+    hint="minibatch k starts where minibatch k-1 ended (i += n), in every stream; Y is X shifted by one")
+def probe_sampler_random(fn, seed: int) -> list:
+    rng = random.Random(seed)
     out = []
     for _ in range(40):
         corpus = [rng.randint(0, 50) for _ in range(rng.randint(1, 200))]
@@ -84,8 +105,13 @@ def probe_sampler_random(fn) -> list:
 
 # --- part 3: masked perplexity ------------------------------------------------------------------------
 
-def probe_masked_perplexity(fn) -> list:
-    rng = random.Random(SEEDS["masked_perplexity"])
+@CHECKS.add(
+    "masked_perplexity.random", seed=203, rtol=1e-9,
+    why="the same arithmetic up to summation order: 1e-9 relative",
+    hint="predict padded[:, t] from padded[:, t - 1]; count a prediction only where its TARGET is a "
+         "real token (mask[:, 1:]), and average over all minibatches' real predictions together")
+def probe_masked_perplexity(fn, seed: int) -> list:
+    rng = random.Random(seed)
     out = []
     for _ in range(12):
         V = rng.randint(2, 8)
@@ -103,8 +129,12 @@ def probe_masked_perplexity(fn) -> list:
 
 # --- part 4: token-budget batches ---------------------------------------------------------------------
 
-def probe_budget_batches(fn) -> list:
-    rng = random.Random(SEEDS["budget_batches"])
+@CHECKS.add(
+    "budget_batches.random", seed=204,
+    hint="sort by length (stable: ties keep corpus order), then fill each minibatch greedily while "
+         "(sentences + 1) * longest <= max_tokens; a sentence longer than the budget gets a minibatch alone")
+def probe_budget_batches(fn, seed: int) -> list:
+    rng = random.Random(seed)
     out = []
     for _ in range(30):
         sentences = [[rng.randint(1, 9) for _ in range(rng.randint(1, 15))] for _ in range(rng.randint(1, 40))]
@@ -113,35 +143,7 @@ def probe_budget_batches(fn) -> list:
     return out
 
 
-CHECKS = {
-    "unk_count.random": Check(
-        "unk_count", probe_unk_count,
-        hint="a type is kept when it occurs at least min_freq times in train_tokens (d2l.Vocab's rule); "
-             "count every validation token (with repeats) whose type is not kept"),
-    "tm_min_freq": Check(
-        "tm_min_freq", lambda v: int(v),
-        hint="the smallest min_freq >= 1 whose vocabulary of tm_train, <unk> included, has at most 1,000 entries"),
-    "tm_unk": Check(
-        "tm_unk", lambda v: int(v),
-        hint="unk_count(tm_train, tm_valid, tm_min_freq): validation tokens, not types"),
-    "seq_data_iter_variable.fixed": Check(
-        "seq_data_iter_variable", probe_sampler_fixed,
-        hint="streams of (len(corpus) - offset) // batch_size tokens after dropping offset tokens; stop at "
-             "the first length n with i + n + 1 > stream_len (a row needs n inputs and one more label)"),
-    "seq_data_iter_variable.random": Check(
-        "seq_data_iter_variable", probe_sampler_random,
-        hint="minibatch k starts where minibatch k-1 ended (i += n), in every stream; Y is X shifted by one"),
-    "masked_perplexity.random": Check(
-        "masked_perplexity", probe_masked_perplexity, rtol=1e-9,
-        why="the same arithmetic up to summation order: 1e-9 relative",
-        hint="predict padded[:, t] from padded[:, t - 1]; count a prediction only where its TARGET is a "
-             "real token (mask[:, 1:]), and average over all minibatches' real predictions together"),
-    "budget_batches.random": Check(
-        "budget_batches", probe_budget_batches,
-        hint="sort by length (stable: ties keep corpus order), then fill each minibatch greedily while "
-             "(sentences + 1) * longest <= max_tokens; a sentence longer than the budget gets a minibatch alone"),
-    "ptb_budget_padding": Check(
-        "ptb_budget_padding", lambda v: float(v), rtol=1e-9,
-        why="a ratio of two integers, computed in another order at most: 1e-9 relative",
-        hint="padding_fraction of budget_batches(ptb_sentences, 32 * 35, '<pad>')"),
-}
+CHECKS.value(
+    "ptb_budget_padding", float, rtol=1e-9,
+    why="a ratio of two integers, computed in another order at most: 1e-9 relative",
+    hint="padding_fraction of budget_batches(ptb_sentences, 32 * 35, '<pad>')")

@@ -13,10 +13,9 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_np as _np, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_np as _np, plain_array as _plain
 
-SEEDS = {"rnn_lm_num_params": 301, "rnn_forward": 302, "input_gradient_norms": 303,
-         "many_to_one": 304, "to_gluon_rnn": 305}
+CHECKS = ProblemChecks()
 
 # float32 arithmetic: a loop of np.dot, a concatenated [H, X] W_rnn product or Gluon's fused
 # kernel give the same values up to rounding in the last bits, about 1e-7 relative per step.
@@ -68,8 +67,12 @@ def _call(fn, case: dict, *extra):
               activation=c["activation"])
 
 
-def probe_rnn_lm_num_params(fn) -> list:
-    rng = random.Random(SEEDS["rnn_lm_num_params"])
+@CHECKS.add(
+    "rnn_lm_num_params.random", seed=301,
+    hint="one output per word that can come next, whatever the input size; with embed_size the "
+         "input size is embed_size and the (vocab_size, embed_size) table counts too")
+def probe_rnn_lm_num_params(fn, seed: int) -> list:
+    rng = random.Random(seed)
     sizes = [(28, 256, None), (28, 256, 32), (10000, 200, None), (10000, 200, 200), (1, 1, None), (2, 3, 1)]
     for i in range(20):
         sizes.append((rng.randint(2, 60000), rng.randint(1, 2048), None if i % 2 else rng.randint(1, 512)))
@@ -81,8 +84,13 @@ def probe_rnn_lm_num_params(fn) -> list:
     return out
 
 
-def probe_rnn_forward(fn) -> list:
-    cases = [_note_000_case(), _note_004_case()] + _random_cases(SEEDS["rnn_forward"], 10)
+@CHECKS.add(
+    "rnn_forward.random", seed=302, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="H_t = act(X_t W_xh + H_{t-1} W_hh + b_h) from H0, O_t = H_t W_hq + b_q; return outputs "
+         "stacked as (num_steps, batch_size, q) and the last state (batch_size, h), float32, for "
+         "activation 'relu' and 'tanh'")
+def probe_rnn_forward(fn, seed: int) -> list:
+    cases = [_note_000_case(), _note_004_case()] + _random_cases(seed, 10)
     out = []
     for case in cases:
         outputs, H = _call(fn, case)
@@ -90,27 +98,41 @@ def probe_rnn_forward(fn) -> list:
     return out
 
 
-def probe_input_gradient_norms(fn) -> list:
-    cases = [_note_004_case()] + _random_cases(SEEDS["input_gradient_norms"], 10)
+@CHECKS.add(
+    "input_gradient_norms.random", seed=303, rtol=1e-4, atol=1e-6,
+    why="float32 backpropagation through up to 8 steps, summed in another order by an equivalent "
+        "formula: 1e-4 relative + 1e-6 absolute",
+    hint="differentiate the sum of the LAST step's outputs only (with autograd, through rnn_forward "
+         "built from mxnet.np operations) and return one L2 norm of dL/dX_t per time step")
+def probe_input_gradient_norms(fn, seed: int) -> list:
+    cases = [_note_004_case()] + _random_cases(seed, 10)
     return [[float(g) for g in _call(fn, case)] for case in cases]
 
 
-def probe_many_to_one(fn) -> list:
-    rng = random.Random(SEEDS["many_to_one"])
-    cases = _random_cases(SEEDS["many_to_one"], 10)
+@CHECKS.add(
+    "many_to_one.random", seed=304, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="sequence i ends at step valid_lens[i] (counting from 1): take its output there, not at "
+         "the last step of the padded batch; shape (batch_size, q), float32")
+def probe_many_to_one(fn, seed: int) -> list:
+    rng = random.Random(seed)
+    cases = _random_cases(seed, 10)
     out = []
     for case in cases:
         T, B = case["X"].shape[:2]
         valid_lens = [rng.randint(1, T) for _ in range(B)]
         out.append(_plain(_call(fn, case, valid_lens)))
     # every sequence full length: the last step of every sequence
-    case = _random_cases(SEEDS["many_to_one"] + 1, 1)[0]
+    case = _random_cases(seed + 1, 1)[0]
     out.append(_plain(_call(fn, case, [case["X"].shape[0]] * case["X"].shape[1])))
     return out
 
 
-def probe_to_gluon_rnn(fn) -> list:
-    cases = [_note_000_case()] + _random_cases(SEEDS["to_gluon_rnn"], 8)
+@CHECKS.add(
+    "to_gluon_rnn.random", seed=305, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="Gluon stores i2h_weight as (h, d) and h2h_weight as (h, h), the transposes of W_xh and "
+         "W_hh, and adds BOTH of its biases: b_h must enter once; set the activation too")
+def probe_to_gluon_rnn(fn, seed: int) -> list:
+    cases = [_note_000_case()] + _random_cases(seed, 8)
     out = []
     for case in cases:
         layer = fn(case["W_xh"], case["W_hh"], case["b_h"], activation=case["activation"])
@@ -119,30 +141,3 @@ def probe_to_gluon_rnn(fn) -> list:
                         for name, p in layer.collect_params().items())
         out.append({"outputs": _plain(Y), "state": _plain(state[0]), "params": [list(s) for s in shapes]})
     return out
-
-
-CHECKS = {
-    "rnn_lm_num_params.random": Check(
-        "rnn_lm_num_params", probe_rnn_lm_num_params,
-        hint="one output per word that can come next, whatever the input size; with embed_size the "
-             "input size is embed_size and the (vocab_size, embed_size) table counts too"),
-    "rnn_forward.random": Check(
-        "rnn_forward", probe_rnn_forward, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="H_t = act(X_t W_xh + H_{t-1} W_hh + b_h) from H0, O_t = H_t W_hq + b_q; return outputs "
-             "stacked as (num_steps, batch_size, q) and the last state (batch_size, h), float32, for "
-             "activation 'relu' and 'tanh'"),
-    "input_gradient_norms.random": Check(
-        "input_gradient_norms", probe_input_gradient_norms, rtol=1e-4, atol=1e-6,
-        why="float32 backpropagation through up to 8 steps, summed in another order by an equivalent "
-            "formula: 1e-4 relative + 1e-6 absolute",
-        hint="differentiate the sum of the LAST step's outputs only (with autograd, through rnn_forward "
-             "built from mxnet.np operations) and return one L2 norm of dL/dX_t per time step"),
-    "many_to_one.random": Check(
-        "many_to_one", probe_many_to_one, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="sequence i ends at step valid_lens[i] (counting from 1): take its output there, not at "
-             "the last step of the padded batch; shape (batch_size, q), float32"),
-    "to_gluon_rnn.random": Check(
-        "to_gluon_rnn", probe_to_gluon_rnn, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="Gluon stores i2h_weight as (h, d) and h2h_weight as (h, h), the transposes of W_xh and "
-             "W_hh, and adds BOTH of its biases: b_h must enter once; set the activation too"),
-}

@@ -15,10 +15,12 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_npx, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_npx, plain_array as _plain
 
-SEEDS = {"input_layer": 401, "perplexity": 402, "sampling_probs": 403, "predict_sampled": 404,
-         "clip_grad_value": 405, "beam_search": 406, "training": 0, "train_steps": 407}
+CHECKS = ProblemChecks(training_seed=0)
+
+FLOAT32_WHY = ("float32: the same values reached by another route (a lookup or a one-hot product, gradients "
+               "accumulated in another order) differ by ~1e-7 relative; 1e-6 relative + 1e-6 absolute")
 
 
 def _vocab():
@@ -42,11 +44,15 @@ def _random_net(vocab_size: int, num_hiddens: int, seed: int, scale: float = 0.5
 
 # --- part 1 ------------------------------------------------------------------------------
 
-def probe_input_layer(fn) -> list:
+@CHECKS.add(
+    "input_layer.random", seed=401, rtol=1e-6, atol=1e-6, why=FLOAT32_WHY,
+    hint="row X[b, t] of W_xh goes to position [t, b] of a (num_steps, batch_size, num_hiddens) float32 "
+         "result (time-major: transpose X), built with mxnet.np operations so that autograd reaches W_xh")
+def probe_input_layer(fn, seed: int) -> list:
     """Outputs and dL/dW_xh for L = sum(G * input_layer(X, W_xh)), G a fixed random (T, B, h) array."""
     from mxnet import autograd
     np, _ = mx_npx()
-    rng = onp.random.RandomState(SEEDS["input_layer"])
+    rng = onp.random.RandomState(seed)
     out = []
     for case in range(12):
         B, T, V, h = rng.randint(1, 6), rng.randint(1, 9), rng.randint(2, 30), rng.randint(1, 9)
@@ -79,8 +85,13 @@ FIXED_LOSSES = [  # (batch_losses, batch_tokens)
 ]
 
 
-def probe_perplexity(fn) -> list:
-    rng = random.Random(SEEDS["perplexity"])
+@CHECKS.add(
+    "perplexity.random", seed=402, rtol=1e-9,
+    why="float64 sums taken in another order: 1e-9 relative",
+    hint="weight each minibatch's mean loss by its number of tokens, take the mean over all tokens, then "
+         "exp of that (not the mean of per-minibatch perplexities); math.inf when exp would overflow")
+def probe_perplexity(fn, seed: int) -> list:
+    rng = random.Random(seed)
     cases = list(FIXED_LOSSES)
     for _ in range(30):
         n = rng.randint(1, 20)
@@ -91,8 +102,14 @@ def probe_perplexity(fn) -> list:
 
 # --- part 3 ------------------------------------------------------------------------------
 
-def probe_sampling_probs(fn) -> list:
-    rng = onp.random.RandomState(SEEDS["sampling_probs"])
+@CHECKS.add(
+    "sampling_probs.random", seed=403, rtol=1e-4, atol=1e-7,
+    why="a softmax computed in float32 from logits / temperature of a few hundred loses ~1e-5 in the "
+        "exponent: 1e-4 relative + 1e-7 absolute; a wrong formula is off by far more",
+    hint="divide the logits by the temperature (not multiply), subtract the largest before exp, normalise "
+         "to sum 1; return one probability per logit")
+def probe_sampling_probs(fn, seed: int) -> list:
+    rng = onp.random.RandomState(seed)
     cases = [(onp.zeros(5), 1.0), (onp.array([1.0, 2.0, 3.0]), 1.0), (onp.array([1.0, 2.0, 3.0]), 10.0),
              (onp.array([300.0, 299.0, -300.0], dtype="float32"), 0.05),   # e^6000 would overflow
              (onp.array([-500.0, -501.0]), 0.5)]                            # e^-1000 would underflow to 0/0
@@ -108,14 +125,22 @@ def probe_sampling_probs(fn) -> list:
     return out
 
 
-def probe_predict_sampled(fn) -> list:
+@CHECKS.add(
+    "predict_sampled.random", seed=404,
+    why="exact: the same probabilities and the same seeded generator give the same draws (a draw could "
+        "flip only if it fell within float32 rounding of a cumulative probability: about 1e-4 over all "
+        "cases)",
+    hint="warm up on the whole prefix from begin_state(batch_size=1) without drawing; then for every new "
+         "token exactly one rng.choice(len(probs), p=sampling_probs(logits, temperature)), fed back as "
+         "the next input; return prefix + generated characters")
+def probe_predict_sampled(fn, seed: int) -> list:
     """Text generated with seeded NumPy generators by random networks and constant models."""
     from seqmx.rnn import ConstantModel
     vocab = _vocab()
-    rng = onp.random.RandomState(SEEDS["predict_sampled"])
+    rng = onp.random.RandomState(seed)
     cases = []
     for i in range(6):  # (net, prefix, num_preds, generator seed, temperature)
-        net = _random_net(len(vocab), int(rng.randint(8, 40)), SEEDS["predict_sampled"] + i)
+        net = _random_net(len(vocab), int(rng.randint(8, 40)), seed + i)
         cases.append((net, ("time traveller", "the ", "a", "it was")[i % 4], int(rng.randint(5, 40)),
                       int(rng.randint(0, 10_000)), (0.5, 1.0, 2.0)[i % 3]))
     for i in range(3):
@@ -141,19 +166,27 @@ def _parameters(net) -> list:
     return list(net.params)
 
 
-def probe_clip_grad_value(fn) -> list:
+@CHECKS.add(
+    "clip_grad_value.random", seed=405, rtol=1e-5, atol=1e-6,
+    why="clipping itself is exact, but the gradients it clips come from float32 matrix products whose "
+        "last bits depend on the BLAS kernel of the machine: 1e-5 relative + 1e-6 absolute; the fraction "
+        "is a ratio of counts",
+    hint="clip the arrays the optimizer reads (p.grad of a scratch model, p.grad() of a Gluon parameter) "
+         "in place, e.g. g[:] = ...; count the entries with |g| > theta over all gradients before "
+         "clipping and divide by the number of all entries; leave the parameters alone")
+def probe_clip_grad_value(fn, seed: int) -> list:
     """Clipped gradients and fractions for a scratch and a Gluon model, fresh gradients for each theta."""
     from mxnet import autograd, gluon
     from mxnet.gluon import rnn
 
     from seqmx.rnn import RNNModel, set_seed
     np, _ = mx_npx()
-    rng = onp.random.RandomState(SEEDS["clip_grad_value"])
+    rng = onp.random.RandomState(seed)
     V, h, B, T = 9, 6, 3, 4
     X = np.array(rng.randint(0, V, size=(B, T)))
     Y = np.array(rng.randint(0, V, size=(B, T)))
-    set_seed(SEEDS["clip_grad_value"])
-    scratch = _random_net(V, h, SEEDS["clip_grad_value"], scale=0.8)
+    set_seed(seed)
+    scratch = _random_net(V, h, seed, scale=0.8)
     gluon_net = RNNModel(rnn.RNN(h, activation="tanh"), V)
     gluon_net.initialize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -171,7 +204,28 @@ def probe_clip_grad_value(fn) -> list:
     return out
 
 
-def probe_train_value_clipped(fn) -> list:
+CHECKS.value(
+    "valid_ppl_value_clipped", float, rtol=0.05,
+    why="fixed seeds, but float32 sums taken in another order (another BLAS kernel, a summed loss divided "
+        "by the token count) drift over 417 SGD steps (3 epochs of 139 minibatches) at lr 5; such changes, "
+        "or other seeds, moved it by up to 1.5% here: 5% relative",
+    hint="the mean (not summed) loss per token against Y.T.reshape(-1), backward, clip_grad_value, then "
+         "sgd(net.params, lr), every minibatch; the state begun at each epoch's first minibatch and "
+         "carried over within the epoch")
+
+
+@CHECKS.add(
+    "train_value_clipped.steps", seed=407, seed_name="train_steps", rtol=1e-4, atol=1e-6,
+    why="float32: the same loss and gradients reached by another route (the mean taken by hand, outputs "
+        "and labels transposed together, a summed loss divided by the token count) differ by ~1e-6 "
+        "relative after 6 steps (0 on this machine); clipping is continuous, so such differences stay "
+        "small: 1e-4 relative + 1e-6 absolute. A summed loss, a state reset every minibatch, no "
+        "clipping or labels in the wrong order move the parameters by 3,700 to 126,000 times that",
+    hint="every minibatch: the state begun at the epoch's first minibatch and otherwise carried over "
+         "(detached); the mean (not summed) cross-entropy per token of the outputs against "
+         "Y.T.reshape(-1) under autograd.record(); backward(); clip_grad_value(net, theta); "
+         "sgd(net.params, lr); return one training perplexity per epoch")
+def probe_train_value_clipped(fn, seed: int) -> list:
     """Parameters of tiny seeded scratch RNNs after the student's loop trained them on a tiny corpus.
 
     Vocabulary 7, 5 hidden units, minibatches of 3 x 4 tokens by sequential partitioning (a
@@ -184,13 +238,13 @@ def probe_train_value_clipped(fn) -> list:
     student's ``perplexity``, graded in part 2.
     """
     from seqmx.rnn import SeqDataLoader
-    rng = onp.random.RandomState(SEEDS["train_steps"])
+    rng = onp.random.RandomState(seed)
     V, h, B, T = 7, 5, 3, 4
     corpus = [int(t) for t in rng.randint(0, V, size=50)]
     out = []
     for i, (lr, theta, num_epochs) in enumerate(((1.0, 0.05, 1), (2.0, 0.02, 2))):
-        net = _random_net(V, h, SEEDS["train_steps"] + i, scale=0.3)
-        train_iter = SeqDataLoader(corpus, B, T, seed=SEEDS["train_steps"] + i)
+        net = _random_net(V, h, seed + i, scale=0.3)
+        train_iter = SeqDataLoader(corpus, B, T, seed=seed + i)
         history = fn(net, train_iter, lr, theta, num_epochs)
         out.append({"params": [_plain(p) for p in net.params], "epochs_reported": len(list(history))})
     return out
@@ -198,78 +252,21 @@ def probe_train_value_clipped(fn) -> list:
 
 # --- part 5 ------------------------------------------------------------------------------
 
-def probe_beam_search(fn) -> list:
+@CHECKS.add(
+    "beam_search.random", seed=406, rtol=1e-5, atol=1e-4,
+    why="log-probabilities from a float32 log-softmax summed over up to 25 steps: 1e-5 relative + 1e-4 "
+        "absolute; the text is exact (two beams within that tolerance of each other are unlikely)",
+    hint="score = sum of log-softmax values of the generated tokens; keep the beam_size best extensions "
+         "over all beams together; each kept extension continues from the state of the beam it extends; "
+         "return the prefix plus the best beam's characters and its score")
+def probe_beam_search(fn, seed: int) -> list:
     vocab = _vocab()
-    rng = onp.random.RandomState(SEEDS["beam_search"])
+    rng = onp.random.RandomState(seed)
     out = []
     for i in range(8):
-        net = _random_net(len(vocab), int(rng.randint(8, 40)), SEEDS["beam_search"] + i)
+        net = _random_net(len(vocab), int(rng.randint(8, 40)), seed + i)
         prefix = ("time traveller", "the ", "a", "it was")[i % 4]
         num_preds, beam_size = int(rng.randint(3, 25)), (1, 2, 3, 4, 5)[i % 5]
         text, log_prob = fn(prefix, num_preds, net, vocab, beam_size)
         out.append({"text": str(text), "log_prob": float(log_prob)})
     return out
-
-
-FLOAT32_WHY = ("float32: the same values reached by another route (a lookup or a one-hot product, gradients "
-               "accumulated in another order) differ by ~1e-7 relative; 1e-6 relative + 1e-6 absolute")
-
-CHECKS = {
-    "input_layer.random": Check(
-        "input_layer", probe_input_layer, rtol=1e-6, atol=1e-6, why=FLOAT32_WHY,
-        hint="row X[b, t] of W_xh goes to position [t, b] of a (num_steps, batch_size, num_hiddens) float32 "
-             "result (time-major: transpose X), built with mxnet.np operations so that autograd reaches W_xh"),
-    "perplexity.random": Check(
-        "perplexity", probe_perplexity, rtol=1e-9,
-        why="float64 sums taken in another order: 1e-9 relative",
-        hint="weight each minibatch's mean loss by its number of tokens, take the mean over all tokens, then "
-             "exp of that (not the mean of per-minibatch perplexities); math.inf when exp would overflow"),
-    "sampling_probs.random": Check(
-        "sampling_probs", probe_sampling_probs, rtol=1e-4, atol=1e-7,
-        why="a softmax computed in float32 from logits / temperature of a few hundred loses ~1e-5 in the "
-            "exponent: 1e-4 relative + 1e-7 absolute; a wrong formula is off by far more",
-        hint="divide the logits by the temperature (not multiply), subtract the largest before exp, normalise "
-             "to sum 1; return one probability per logit"),
-    "predict_sampled.random": Check(
-        "predict_sampled", probe_predict_sampled,
-        why="exact: the same probabilities and the same seeded generator give the same draws (a draw could "
-            "flip only if it fell within float32 rounding of a cumulative probability: about 1e-4 over all "
-            "cases)",
-        hint="warm up on the whole prefix from begin_state(batch_size=1) without drawing; then for every new "
-             "token exactly one rng.choice(len(probs), p=sampling_probs(logits, temperature)), fed back as "
-             "the next input; return prefix + generated characters"),
-    "clip_grad_value.random": Check(
-        "clip_grad_value", probe_clip_grad_value, rtol=1e-5, atol=1e-6,
-        why="clipping itself is exact, but the gradients it clips come from float32 matrix products whose "
-            "last bits depend on the BLAS kernel of the machine: 1e-5 relative + 1e-6 absolute; the fraction "
-            "is a ratio of counts",
-        hint="clip the arrays the optimizer reads (p.grad of a scratch model, p.grad() of a Gluon parameter) "
-             "in place, e.g. g[:] = ...; count the entries with |g| > theta over all gradients before "
-             "clipping and divide by the number of all entries; leave the parameters alone"),
-    "valid_ppl_value_clipped": Check(
-        "valid_ppl_value_clipped", float, rtol=0.05,
-        why="fixed seeds, but float32 sums taken in another order (another BLAS kernel, a summed loss divided "
-            "by the token count) drift over 417 SGD steps (3 epochs of 139 minibatches) at lr 5; such changes, "
-            "or other seeds, moved it by up to 1.5% here: 5% relative",
-        hint="the mean (not summed) loss per token against Y.T.reshape(-1), backward, clip_grad_value, then "
-             "sgd(net.params, lr), every minibatch; the state begun at each epoch's first minibatch and "
-             "carried over within the epoch"),
-    "train_value_clipped.steps": Check(
-        "train_value_clipped", probe_train_value_clipped, rtol=1e-4, atol=1e-6,
-        why="float32: the same loss and gradients reached by another route (the mean taken by hand, outputs "
-            "and labels transposed together, a summed loss divided by the token count) differ by ~1e-6 "
-            "relative after 6 steps (0 on this machine); clipping is continuous, so such differences stay "
-            "small: 1e-4 relative + 1e-6 absolute. A summed loss, a state reset every minibatch, no "
-            "clipping or labels in the wrong order move the parameters by 3,700 to 126,000 times that",
-        hint="every minibatch: the state begun at the epoch's first minibatch and otherwise carried over "
-             "(detached); the mean (not summed) cross-entropy per token of the outputs against "
-             "Y.T.reshape(-1) under autograd.record(); backward(); clip_grad_value(net, theta); "
-             "sgd(net.params, lr); return one training perplexity per epoch"),
-    "beam_search.random": Check(
-        "beam_search", probe_beam_search, rtol=1e-5, atol=1e-4,
-        why="log-probabilities from a float32 log-softmax summed over up to 25 steps: 1e-5 relative + 1e-4 "
-            "absolute; the text is exact (two beams within that tolerance of each other are unlikely)",
-        hint="score = sum of log-softmax values of the generated tokens; keep the beam_size best extensions "
-             "over all beams together; each kept extension continues from the state of the beam it extends; "
-             "return the prefix plus the best beam's characters and its score"),
-}

@@ -15,18 +15,25 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_npx, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_npx, plain_array as _plain
 
-SEEDS = {"gluon_lm_num_params": 501, "gluon_to_scratch": 502, "TiedRNNModel": 503, "ScratchRNNBlock": 504,
-         "training": 0, "train_steps": 505}
+CHECKS = ProblemChecks(training_seed=0)
+
+VALUES_WHY = ("float32: the same formula computed by Gluon's fused kernel or a Python loop of np.dot, or "
+              "traced into a graph, differs by ~1e-7 relative per step; 1e-5 relative + 1e-6 absolute")
 
 SCRATCH_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
 
 # --- part 1 ------------------------------------------------------------------------------
 
-def probe_gluon_lm_num_params(fn) -> list:
-    rng = random.Random(SEEDS["gluon_lm_num_params"])
+@CHECKS.add(
+    "gluon_lm_num_params.random", seed=501,
+    hint="per layer and gate block: an input and a recurrent weight matrix and TWO bias vectors (i2h and "
+         "h2h); gru has 3 gate blocks, lstm 4; a layer above the first reads num_hiddens inputs; count "
+         "the embedding table and the dense layer's weight and bias")
+def probe_gluon_lm_num_params(fn, seed: int) -> list:
+    rng = random.Random(seed)
     cases = [("rnn", 28, 256, None, 1), ("gru", 28, 256, None, 1), ("lstm", 28, 256, None, 1),
              ("gru", 4000, 256, 128, 1), ("rnn", 30, 16, 8, 2), ("lstm", 10000, 200, 200, 2),
              ("gru", 1, 1, None, 1), ("lstm", 2, 3, 1, 3)]
@@ -44,13 +51,18 @@ def probe_gluon_lm_num_params(fn) -> list:
 
 # --- part 2 ------------------------------------------------------------------------------
 
-def probe_gluon_to_scratch(fn) -> list:
+@CHECKS.add(
+    "gluon_to_scratch.random", seed=502, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="the layer's i2h_weight and h2h_weight are W_xh and W_hh transposed, the dense weight is W_hq "
+         "transposed; the layer adds both of its biases at every step; return five mxnet arrays in the "
+         "order W_xh, W_hh, b_h, W_hq, b_q")
+def probe_gluon_to_scratch(fn, seed: int) -> list:
     """The scratch parameters and what seqmx.rnn.rnn computes with them, for Gluon models with random weights."""
     from mxnet.gluon import rnn
 
     from seqmx.rnn import RNNModel, rnn as rnn_scratch
     np, npx = mx_npx()
-    rng = onp.random.RandomState(SEEDS["gluon_to_scratch"])
+    rng = onp.random.RandomState(seed)
     out = []
     for case in range(8):
         V, h, B, T = rng.randint(2, 30), rng.randint(1, 12), rng.randint(1, 5), rng.randint(1, 8)
@@ -69,19 +81,24 @@ def probe_gluon_to_scratch(fn) -> list:
 
 # --- part 3 ------------------------------------------------------------------------------
 
-def probe_tied_structure(cls) -> list:
+@CHECKS.add(
+    "TiedRNNModel.structure", seed=503,
+    hint="subclass RNNModel; self.embedding of shape (vocab_size, num_hiddens) and self.rnn the layer "
+         "passed in; logits = Y E^T + b with E the embedding's own matrix (one parameter, counted "
+         "once) and a separate bias of zeros; it must also work hybridized")
+def probe_tied_structure(cls, seed: int) -> list:
     """Output and state shapes, parameter count, and whether the output weight is the embedding."""
     from mxnet.gluon import rnn
 
     from seqmx.rnn import num_params, set_seed
     np, npx = mx_npx()
-    rng = onp.random.RandomState(SEEDS["TiedRNNModel"])
+    rng = onp.random.RandomState(seed)
     layers = [lambda h: rnn.RNN(h, activation="tanh"), lambda h: rnn.GRU(h), lambda h: rnn.LSTM(h),
               lambda h: rnn.GRU(h, num_layers=2), lambda h: rnn.RNN(h, activation="relu")]
     out = []
     for case, make_layer in enumerate(layers):
         V, h, B, T = rng.randint(5, 40), rng.randint(2, 24), rng.randint(1, 5), rng.randint(1, 8)
-        set_seed(SEEDS["TiedRNNModel"] + case)
+        set_seed(seed + case)
         net = cls(make_layer(h), V, h)
         net.initialize()
         X = np.array(rng.randint(0, V, size=(B, T)))
@@ -103,7 +120,16 @@ def probe_tied_structure(cls) -> list:
     return out
 
 
-def probe_tied_train_steps(cls) -> list:
+@CHECKS.add(
+    "TiedRNNModel.train_steps", seed=505, seed_name="train_steps", rtol=1e-4, atol=1e-6,
+    why="float32: the same tied model written another way (the weight registered on the block and "
+        "multiplied in hybrid_forward, parameters created in another order) gives the same gradients up "
+        "to the order of float32 sums, ~1e-6 relative after 6 SGD steps; 1e-4 relative + 1e-6 absolute. "
+        "An output layer that does not train E with the gradient of its own use moves them far more",
+    hint="the output layer must use the embedding's own weight parameter, so that every training step "
+         "updates E by the gradients of both its uses (the lookup and the output), once; a copy of E, or "
+         "E used through stop_gradient/detach, trains a different model")
+def probe_tied_train_steps(cls, seed: int) -> list:
     """A tiny tied model trained a few minibatches by ``seqmx.rnn.train``: its weights and outputs afterwards.
 
     Vocabulary 7, 5 hidden units (a tanh ``rnn.RNN``), minibatches of 3 x 4 tokens by sequential
@@ -120,13 +146,13 @@ def probe_tied_train_steps(cls) -> list:
 
     from seqmx.rnn import SeqDataLoader, set_seed, train
     np, _ = mx_npx()
-    rng = onp.random.RandomState(SEEDS["train_steps"])
+    rng = onp.random.RandomState(seed)
     V, h, B, T = 7, 5, 3, 4
     corpus = [int(t) for t in rng.randint(0, V, size=50)]
     X_probe = np.array(rng.randint(0, V, size=(2, 5)))
     out = []
     for i, (lr, num_epochs) in enumerate(((1.0, 1), (2.0, 2))):
-        set_seed(SEEDS["train_steps"] + i)
+        set_seed(seed + i)
         net = cls(rnn.RNN(h, activation="tanh"), V, h)
         net.initialize()
         net(X_probe, net.begin_state(batch_size=2))  # materialise deferred shapes
@@ -141,7 +167,7 @@ def probe_tied_train_steps(cls) -> list:
             if id(p) not in named:
                 p.set_data(np.zeros(p.shape, dtype="float32"))
         net.hybridize()
-        train_iter = SeqDataLoader(corpus, B, T, seed=SEEDS["train_steps"] + i)
+        train_iter = SeqDataLoader(corpus, B, T, seed=seed + i)
         history = train(net, train_iter, None, lr, num_epochs, clip_theta=0.5)
         logits, _ = net(X_probe, net.begin_state(batch_size=2))
         out.append({"embedding": _plain(E.data()), "layer": {k: _plain(layer[k].data()) for k in sorted(layer)},
@@ -149,13 +175,27 @@ def probe_tied_train_steps(cls) -> list:
     return out
 
 
+CHECKS.value(
+    "valid_ppl_tied", float, rtol=0.03,
+    why="fixed seeds; another order of creating the parameters, or other seeds, moved it by up to 0.7% "
+        "here (the final epoch at a small learning rate settles it): 3% relative",
+    hint="a tanh rnn.RNN layer (Gluon's default activation is ReLU) of NUM_HIDDENS units in "
+         "TiedRNNModel, set_seed(0) before building it, fresh time_machine() iterators, NUM_EPOCHS epochs "
+         "at LR then one at FINE_LR; the last validation perplexity")
+
+
 # --- part 4 ------------------------------------------------------------------------------
 
-def probe_scratch_block(cls) -> list:
+@CHECKS.add(
+    "ScratchRNNBlock.random", seed=504, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="parameters named W_xh, W_hh, b_h, W_hq, b_q in the scratch model's shapes; H_t = tanh(X_t W_xh + "
+         "H_(t-1) W_hh + b_h), O_t = H_t W_hq + b_q; outputs concatenated to (num_steps * batch_size, "
+         "vocab_size); loop over range(num_steps) with inputs[t] so that it also runs hybridized")
+def probe_scratch_block(cls, seed: int) -> list:
     """Outputs, final state and dL/dW_hh of the block, run imperatively and hybridized."""
     from mxnet import autograd
     np, npx = mx_npx()
-    rng = onp.random.RandomState(SEEDS["ScratchRNNBlock"])
+    rng = onp.random.RandomState(seed)
     out = []
     for case in range(6):
         V, h, B, T = rng.randint(2, 20), rng.randint(1, 10), rng.randint(1, 5), rng.randint(1, 9)
@@ -178,46 +218,3 @@ def probe_scratch_block(cls) -> list:
             row[mode] = {"outputs": _plain(outputs), "state": _plain(H), "grad_W_hh": _plain(block.W_hh.grad())}
         out.append(row)
     return out
-
-
-VALUES_WHY = ("float32: the same formula computed by Gluon's fused kernel or a Python loop of np.dot, or "
-              "traced into a graph, differs by ~1e-7 relative per step; 1e-5 relative + 1e-6 absolute")
-
-CHECKS = {
-    "gluon_lm_num_params.random": Check(
-        "gluon_lm_num_params", probe_gluon_lm_num_params,
-        hint="per layer and gate block: an input and a recurrent weight matrix and TWO bias vectors (i2h and "
-             "h2h); gru has 3 gate blocks, lstm 4; a layer above the first reads num_hiddens inputs; count "
-             "the embedding table and the dense layer's weight and bias"),
-    "gluon_to_scratch.random": Check(
-        "gluon_to_scratch", probe_gluon_to_scratch, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="the layer's i2h_weight and h2h_weight are W_xh and W_hh transposed, the dense weight is W_hq "
-             "transposed; the layer adds both of its biases at every step; return five mxnet arrays in the "
-             "order W_xh, W_hh, b_h, W_hq, b_q"),
-    "TiedRNNModel.structure": Check(
-        "TiedRNNModel", probe_tied_structure,
-        hint="subclass RNNModel; self.embedding of shape (vocab_size, num_hiddens) and self.rnn the layer "
-             "passed in; logits = Y E^T + b with E the embedding's own matrix (one parameter, counted "
-             "once) and a separate bias of zeros; it must also work hybridized"),
-    "TiedRNNModel.train_steps": Check(
-        "TiedRNNModel", probe_tied_train_steps, rtol=1e-4, atol=1e-6,
-        why="float32: the same tied model written another way (the weight registered on the block and "
-            "multiplied in hybrid_forward, parameters created in another order) gives the same gradients up "
-            "to the order of float32 sums, ~1e-6 relative after 6 SGD steps; 1e-4 relative + 1e-6 absolute. "
-            "An output layer that does not train E with the gradient of its own use moves them far more",
-        hint="the output layer must use the embedding's own weight parameter, so that every training step "
-             "updates E by the gradients of both its uses (the lookup and the output), once; a copy of E, or "
-             "E used through stop_gradient/detach, trains a different model"),
-    "valid_ppl_tied": Check(
-        "valid_ppl_tied", float, rtol=0.03,
-        why="fixed seeds; another order of creating the parameters, or other seeds, moved it by up to 0.7% "
-            "here (the final epoch at a small learning rate settles it): 3% relative",
-        hint="a tanh rnn.RNN layer (Gluon's default activation is ReLU) of NUM_HIDDENS units in "
-             "TiedRNNModel, set_seed(0) before building it, fresh time_machine() iterators, NUM_EPOCHS epochs "
-             "at LR then one at FINE_LR; the last validation perplexity"),
-    "ScratchRNNBlock.random": Check(
-        "ScratchRNNBlock", probe_scratch_block, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="parameters named W_xh, W_hh, b_h, W_hq, b_q in the scratch model's shapes; H_t = tanh(X_t W_xh + "
-             "H_(t-1) W_hh + b_h), O_t = H_t W_hq + b_q; outputs concatenated to (num_steps * batch_size, "
-             "vocab_size); loop over range(num_steps) with inputs[t] so that it also runs hybridized"),
-}

@@ -14,10 +14,11 @@ import random
 
 import numpy as np
 
-from autograder.checks import Check
+from autograder.checks import ProblemChecks
 
-SEEDS = {"clip_by_global_norm": 601, "state_grads": 602, "numerical_grad": 603, "is_divergent": 604,
-         "truncated_grad_W_hh": 605, "training": 0}
+CHECKS = ProblemChecks(training_seed=0)
+
+SORT_OF_EXACT = "the same arithmetic up to the order of sums and matrix products: 1e-8 relative, 1e-10 absolute"
 
 
 def _array(values) -> np.ndarray:
@@ -26,9 +27,15 @@ def _array(values) -> np.ndarray:
 
 # --- part 1 ------------------------------------------------------------------------------
 
-def probe_clip_by_global_norm(fn) -> list:
+@CHECKS.add(
+    "clip_by_global_norm.random", seed=601, rtol=1e-5, atol=1e-9,
+    why="float32 gradients: a norm summed in float32 instead of float64 differs by ~1e-6 relative",
+    hint="one norm over every entry of every array (sqrt of the sum of all squares), one common factor "
+         "min(theta / norm, 1) for all arrays, new arrays of the same shape and dtype, inputs untouched, "
+         "norm returned before clipping (and a zero gradient left as it is)")
+def probe_clip_by_global_norm(fn, seed: int) -> list:
     """Norm, clipped values, shapes, dtypes and untouched inputs, for random gradient lists."""
-    rng = np.random.default_rng(SEEDS["clip_by_global_norm"])
+    rng = np.random.default_rng(seed)
     out = []
     for case in range(14):
         shapes = [tuple(int(n) for n in rng.integers(1, 6, size=rng.integers(1, 3)))
@@ -54,9 +61,13 @@ def probe_clip_by_global_norm(fn) -> list:
 
 # --- part 2 ------------------------------------------------------------------------------
 
-def probe_state_grads(fn) -> list:
+@CHECKS.add(
+    "state_grads.random", seed=602, rtol=1e-8, atol=1e-10, why=SORT_OF_EXACT,
+    hint="row t-1 is dL/dh_t = W_qh^T dL/do_t + W_hh^T dL/dh_(t+1): check the transposes, and that "
+         "the power (T-i) goes with the output T+t-i (the output k steps ahead gets the k-th power)")
+def probe_state_grads(fn, seed: int) -> list:
     """dL/dh_t for random linear RNNs whose W_hh shrinks or grows the gradient."""
-    rng = np.random.default_rng(SEEDS["state_grads"])
+    rng = np.random.default_rng(seed)
     out = []
     for case in range(12):
         h, q, T = (int(n) for n in (rng.integers(1, 7), rng.integers(1, 6), rng.integers(1, 13)))
@@ -87,8 +98,13 @@ def _linear_rnn_loss(rng, T=5, d=2, h=3, q=2):
     return f, (h, h)
 
 
-def probe_numerical_grad(fn) -> list:
-    rng = np.random.default_rng(SEEDS["numerical_grad"])
+@CHECKS.add(
+    "numerical_grad.random", seed=603, rtol=1e-7, atol=1e-9,
+    why="the same evaluations of f: only the rounding of the final quotient may differ",
+    hint="a central difference (f(x + eps e_j) - f(x - eps e_j)) / (2 eps) with the absolute step eps "
+         "for every entry of an array of any shape, and x restored to its values afterwards")
+def probe_numerical_grad(fn, seed: int) -> list:
+    rng = np.random.default_rng(seed)
     c = rng.normal(size=(2, 3))
     functions = [
         (lambda x: float(np.sum(x ** 2)), (4,)),
@@ -140,19 +156,47 @@ def _random_sequences(seed: int, count: int = 40) -> list:
     return cases
 
 
-def probe_is_divergent(fn) -> list:
+@CHECKS.add(
+    "is_divergent.random", seed=604,
+    hint="nan and inf count as divergence; compare each value with factor times the smallest of the "
+         "baseline and the values before it (not just the previous value), strictly greater")
+def probe_is_divergent(fn, seed: int) -> list:
     return [bool(fn(list(values), factor, baseline))
-            for values, factor, baseline in FIXED_SEQUENCES + _random_sequences(SEEDS["is_divergent"])]
+            for values, factor, baseline in FIXED_SEQUENCES + _random_sequences(seed)]
 
 
+@CHECKS.add(
+    "diverged",
+    hint="three models, each after set_seed(0) with fresh time_machine() iterators; apply "
+         "is_divergent(history.train_ppl, 2.0, len(vocab)) to each; only the one without clipping at LR "
+         "should have diverged")
 def probe_diverged(flags) -> dict:
     return {name: bool(flags[name]) for name in ("clipped", "unclipped", "small_lr")}
 
 
+CHECKS.value(
+    "valid_ppl_clipped", float, rtol=0.05,
+    why="fixed seeds, but float32 sums taken in another order drift over 417 SGD steps (3 epochs of 139 "
+        "minibatches) at a large learning rate; other seeds move it by about 1.5%: 5% relative",
+    hint="lr=LR, clip_theta=THETA, NUM_HIDDENS hidden units, NUM_EPOCHS epochs, set_seed(0) and fresh "
+         "time_machine() iterators; the last entry of history.valid_ppl")
+
+
+CHECKS.value(
+    "valid_ppl_small_lr", float, rtol=0.05,
+    why="fixed seeds, but float32 sums taken in another order drift over 417 SGD steps: 5% relative",
+    hint="lr=SMALL_LR, clip_theta=None, NUM_HIDDENS hidden units, NUM_EPOCHS epochs, set_seed(0) and "
+         "fresh time_machine() iterators; the last entry of history.valid_ppl")
+
+
 # --- part 5 ------------------------------------------------------------------------------
 
-def probe_truncated_grad_W_hh(fn) -> list:
-    rng = np.random.default_rng(SEEDS["truncated_grad_W_hh"])
+@CHECKS.add(
+    "truncated_grad_W_hh.random", seed=605, rtol=1e-8, atol=1e-10, why=SORT_OF_EXACT,
+    hint="the gradient into h_t stops at the cuts after steps k, 2k, ...; step t still contributes "
+         "dL/dh_t h_(t-1)^T even when h_(t-1) was detached; k=None (and k >= T) is full BPTT")
+def probe_truncated_grad_W_hh(fn, seed: int) -> list:
+    rng = np.random.default_rng(seed)
     out = []
     for case in range(10):
         d, h, q, T = (int(n) for n in (rng.integers(1, 4), rng.integers(1, 6), rng.integers(1, 4),
@@ -166,48 +210,3 @@ def probe_truncated_grad_W_hh(fn) -> list:
             row.append({"shape": list(grad.shape), "values": grad.tolist()})
         out.append(row)
     return out
-
-
-SORT_OF_EXACT = "the same arithmetic up to the order of sums and matrix products: 1e-8 relative, 1e-10 absolute"
-
-CHECKS = {
-    "clip_by_global_norm.random": Check(
-        "clip_by_global_norm", probe_clip_by_global_norm, rtol=1e-5, atol=1e-9,
-        why="float32 gradients: a norm summed in float32 instead of float64 differs by ~1e-6 relative",
-        hint="one norm over every entry of every array (sqrt of the sum of all squares), one common factor "
-             "min(theta / norm, 1) for all arrays, new arrays of the same shape and dtype, inputs untouched, "
-             "norm returned before clipping (and a zero gradient left as it is)"),
-    "state_grads.random": Check(
-        "state_grads", probe_state_grads, rtol=1e-8, atol=1e-10, why=SORT_OF_EXACT,
-        hint="row t-1 is dL/dh_t = W_qh^T dL/do_t + W_hh^T dL/dh_(t+1): check the transposes, and that "
-             "the power (T-i) goes with the output T+t-i (the output k steps ahead gets the k-th power)"),
-    "numerical_grad.random": Check(
-        "numerical_grad", probe_numerical_grad, rtol=1e-7, atol=1e-9,
-        why="the same evaluations of f: only the rounding of the final quotient may differ",
-        hint="a central difference (f(x + eps e_j) - f(x - eps e_j)) / (2 eps) with the absolute step eps "
-             "for every entry of an array of any shape, and x restored to its values afterwards"),
-    "is_divergent.random": Check(
-        "is_divergent", probe_is_divergent,
-        hint="nan and inf count as divergence; compare each value with factor times the smallest of the "
-             "baseline and the values before it (not just the previous value), strictly greater"),
-    "diverged": Check(
-        "diverged", probe_diverged,
-        hint="three models, each after set_seed(0) with fresh time_machine() iterators; apply "
-             "is_divergent(history.train_ppl, 2.0, len(vocab)) to each; only the one without clipping at LR "
-             "should have diverged"),
-    "valid_ppl_clipped": Check(
-        "valid_ppl_clipped", float, rtol=0.05,
-        why="fixed seeds, but float32 sums taken in another order drift over 417 SGD steps (3 epochs of 139 "
-            "minibatches) at a large learning rate; other seeds move it by about 1.5%: 5% relative",
-        hint="lr=LR, clip_theta=THETA, NUM_HIDDENS hidden units, NUM_EPOCHS epochs, set_seed(0) and fresh "
-             "time_machine() iterators; the last entry of history.valid_ppl"),
-    "valid_ppl_small_lr": Check(
-        "valid_ppl_small_lr", float, rtol=0.05,
-        why="fixed seeds, but float32 sums taken in another order drift over 417 SGD steps: 5% relative",
-        hint="lr=SMALL_LR, clip_theta=None, NUM_HIDDENS hidden units, NUM_EPOCHS epochs, set_seed(0) and "
-             "fresh time_machine() iterators; the last entry of history.valid_ppl"),
-    "truncated_grad_W_hh.random": Check(
-        "truncated_grad_W_hh", probe_truncated_grad_W_hh, rtol=1e-8, atol=1e-10, why=SORT_OF_EXACT,
-        hint="the gradient into h_t stops at the cuts after steps k, 2k, ...; step t still contributes "
-             "dL/dh_t h_(t-1)^T even when h_(t-1) was detached; k=None (and k >= T) is full BPTT"),
-}

@@ -16,9 +16,13 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_np as _np, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_np as _np, plain_array as _plain
 
-SEEDS = {"gru_step_fused": 701, "copy_schedule": 702, "gru_num_params": 703, "mgu_step": 704}
+CHECKS = ProblemChecks()
+
+STEP_WHY = ("float32: the same formula evaluated in another order (one fused product or three, slices "
+            "copied into the library's gru_step) differs by ~1e-7 relative per operation; 1e-4 relative "
+            "+ 1e-5 absolute allows that over 6 steps forward and back, a wrong formula misses it by far")
 
 
 def _arrays(rng, shapes: list, scales: list) -> list:
@@ -66,9 +70,15 @@ def _fused_shapes(d: int, h: int):
     return [(3 * h, d), (3 * h, h), (3 * h,), (3 * h,)], [d ** -0.5, h ** -0.5, 0.5, 0.5]
 
 
-def probe_gru_step_fused(fn) -> list:
+@CHECKS.add(
+    "gru_step_fused.random", seed=701, rtol=1e-4, atol=1e-5, why=STEP_WHY,
+    hint="Gluon stacks the blocks as reset, update, new (not update first, as d2l's parameter list) "
+         "and multiplies by the transposed weights; the reset gate multiplies H W_hn^T + b_hn, bias "
+         "included; H_t keeps the old state where z is 1; use mxnet.np operations only, so that "
+         "autograd can follow them")
+def probe_gru_step_fused(fn, seed: int) -> list:
     return [_states_and_grads(lambda X, H, p: fn(X, H, *p), *case)
-            for case in _step_cases(SEEDS["gru_step_fused"], 8, _fused_shapes)]
+            for case in _step_cases(seed, 8, _fused_shapes)]
 
 
 # --- part 2 ---------------------------------------------------------------------------------------
@@ -90,12 +100,20 @@ def _random_schedules(seed: int, count: int) -> list:
     return cases
 
 
-def probe_copy_schedule(fn) -> list:
+@CHECKS.add(
+    "copy_schedule.random", seed=702, rtol=1e-6, atol=1e-7,
+    why="forced gates are exactly 0 or 1 in float32, so every right schedule gives the same bits; "
+        "the tolerance only absorbs the sign of zeros",
+    hint="at t_g the units of group g must take the candidate (Z = 0 there, Z = 1 on the units that "
+         "already hold their input) and the candidate must not see the old state: in the notes' form "
+         "every unit's reset gate feeds every candidate; after t_1, Z = 1 wherever nothing is written; "
+         "one group or several, both forms")
+def probe_copy_schedule(fn, seed: int) -> list:
     """The final state of GRUs run with the student's schedule, in both forms, from random weights."""
     from seqmx.gru import gru_with_gate_schedule
-    rng = onp.random.RandomState(SEEDS["copy_schedule"])
+    rng = onp.random.RandomState(seed)
     out = []
-    for T, copy_steps, h in FIXED_SCHEDULES + _random_schedules(SEEDS["copy_schedule"], 8):
+    for T, copy_steps, h in FIXED_SCHEDULES + _random_schedules(seed, 8):
         schedule = fn(T, list(copy_steps), h)
         for reset_after in (False, True):
             d, B = 4, 3
@@ -109,8 +127,13 @@ def probe_copy_schedule(fn) -> list:
 
 # --- part 3 ---------------------------------------------------------------------------------------
 
-def probe_gru_num_params(fn) -> list:
-    rng = random.Random(SEEDS["gru_num_params"])
+@CHECKS.add(
+    "gru_num_params.random", seed=703,
+    hint="three blocks of input weights, hidden weights and a bias, plus the output layer over the "
+         "vocabulary; reset_after adds only the bias inside the reset gate's product; Gluon keeps two "
+         "full bias vectors of 3h")
+def probe_gru_num_params(fn, seed: int) -> list:
+    rng = random.Random(seed)
     sizes = [(28, 256), (1, 1), (10000, 200), (3, 7)] + [(rng.randint(2, 60000), rng.randint(1, 2048))
                                                          for _ in range(12)]
     return [[int(fn(v, h, variant)) for variant in ("reset_before", "reset_after", "gluon")] for v, h in sizes]
@@ -122,37 +145,10 @@ def _mgu_shapes(d: int, h: int):
     return [(d, h), (h, h), (h,), (d, h), (h, h), (h,)], [d ** -0.5, h ** -0.5, 0.5] * 2
 
 
-def probe_mgu_step(fn) -> list:
+@CHECKS.add(
+    "mgu_step.random", seed=704, rtol=1e-4, atol=1e-5, why=STEP_WHY,
+    hint="one gate F: it scales H before W_hh in the candidate, and H_t = (1 - F) * H_{t-1} + "
+         "F * candidate (the opposite of the GRU's Z); mxnet.np operations only, for autograd")
+def probe_mgu_step(fn, seed: int) -> list:
     return [_states_and_grads(lambda X, H, p: fn(X, H, list(p)), *case)
-            for case in _step_cases(SEEDS["mgu_step"], 8, _mgu_shapes)]
-
-
-STEP_WHY = ("float32: the same formula evaluated in another order (one fused product or three, slices "
-            "copied into the library's gru_step) differs by ~1e-7 relative per operation; 1e-4 relative "
-            "+ 1e-5 absolute allows that over 6 steps forward and back, a wrong formula misses it by far")
-
-CHECKS = {
-    "gru_step_fused.random": Check(
-        "gru_step_fused", probe_gru_step_fused, rtol=1e-4, atol=1e-5, why=STEP_WHY,
-        hint="Gluon stacks the blocks as reset, update, new (not update first, as d2l's parameter list) "
-             "and multiplies by the transposed weights; the reset gate multiplies H W_hn^T + b_hn, bias "
-             "included; H_t keeps the old state where z is 1; use mxnet.np operations only, so that "
-             "autograd can follow them"),
-    "copy_schedule.random": Check(
-        "copy_schedule", probe_copy_schedule, rtol=1e-6, atol=1e-7,
-        why="forced gates are exactly 0 or 1 in float32, so every right schedule gives the same bits; "
-            "the tolerance only absorbs the sign of zeros",
-        hint="at t_g the units of group g must take the candidate (Z = 0 there, Z = 1 on the units that "
-             "already hold their input) and the candidate must not see the old state: in the notes' form "
-             "every unit's reset gate feeds every candidate; after t_1, Z = 1 wherever nothing is written; "
-             "one group or several, both forms"),
-    "gru_num_params.random": Check(
-        "gru_num_params", probe_gru_num_params,
-        hint="three blocks of input weights, hidden weights and a bias, plus the output layer over the "
-             "vocabulary; reset_after adds only the bias inside the reset gate's product; Gluon keeps two "
-             "full bias vectors of 3h"),
-    "mgu_step.random": Check(
-        "mgu_step", probe_mgu_step, rtol=1e-4, atol=1e-5, why=STEP_WHY,
-        hint="one gate F: it scales H before W_hh in the candidate, and H_t = (1 - F) * H_{t-1} + "
-             "F * candidate (the opposite of the GRU's Z); mxnet.np operations only, for autograd"),
-}
+            for case in _step_cases(seed, 8, _mgu_shapes)]

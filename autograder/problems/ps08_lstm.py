@@ -17,10 +17,16 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_np as _np, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_np as _np, plain_array as _plain
 
-SEEDS = {"lstm_step_fused": 801, "cifg_peephole_cell": 802, "lstm_num_params": 803, "set_forget_bias": 804,
-         "lstm_step_backward": 805, "training": 0}
+CHECKS = ProblemChecks(training_seed=0)
+
+STEP_WHY = ("float32: the same formula evaluated in another order (one product for four blocks or one per "
+            "block, slices copied into the library's cells) differs by ~1e-7 relative per operation; 1e-4 "
+            "relative + 1e-5 absolute allows that over 6 steps forward and back, a wrong formula misses it by far")
+TRAINED_WHY = ("fixed seeds: repeated runs give the same digits and equivalent code gives the same weights; the "
+               "5% band covers float32 sums taken in another order over 2 epochs (~150 SGD steps at lr 8); other "
+               "seeds move the perplexity by up to 8%, a forget bias of 2 instead of 1 by 13%")
 
 
 def _arrays(rng, shapes: list, scales: list) -> list:
@@ -79,9 +85,14 @@ def _fused_shapes(d: int, h: int):
     return [(4 * h, d), (4 * h, h), (4 * h,), (4 * h,)], [d ** -0.5, h ** -0.5, 0.5, 0.5]
 
 
-def probe_lstm_step_fused(fn) -> list:
+@CHECKS.add(
+    "lstm_step_fused.random", seed=801, rtol=1e-4, atol=1e-5, why=STEP_WHY,
+    hint="Gluon's blocks are input, forget, candidate, output (the candidate third, not last as in "
+         "d2l's equations), stored transposed, with both biases added to every block; return (H_t, C_t) "
+         "with H_t = O * tanh(C_t); use mxnet.np operations only, so that autograd can follow them")
+def probe_lstm_step_fused(fn, seed: int) -> list:
     return [_run_cell(lambda X, H, C, p: fn(X, H, C, *p), *case)
-            for case in _cell_cases(SEEDS["lstm_step_fused"], 8, _fused_shapes)]
+            for case in _cell_cases(seed, 8, _fused_shapes)]
 
 
 # --- part 2 ---------------------------------------------------------------------------------------
@@ -91,9 +102,13 @@ def _cifg_shapes(d: int, h: int):
     return [(d, h), (h, h), (h,)] * 3 + [(h,), (h,)], [d ** -0.5, h ** -0.5, 0.5] * 3 + [1.0, 1.0]
 
 
-def probe_cifg_peephole_cell(fn) -> list:
+@CHECKS.add(
+    "cifg_peephole_cell.random", seed=802, rtol=1e-4, atol=1e-5, why=STEP_WHY,
+    hint="F sees the old cell C_{t-1}, O the new cell C_t; I = 1 - F multiplies the candidate and F the "
+         "old cell; H_t = O * tanh(C_t); return (H, C, (I, F, O, C_tilde)); mxnet.np operations only")
+def probe_cifg_peephole_cell(fn, seed: int) -> list:
     return [_run_cell(lambda X, H, C, p: fn(X, H, C, list(p)), *case)
-            for case in _cell_cases(SEEDS["cifg_peephole_cell"], 8, _cifg_shapes)]
+            for case in _cell_cases(seed, 8, _cifg_shapes)]
 
 
 # --- part 3 ---------------------------------------------------------------------------------------
@@ -101,8 +116,13 @@ def probe_cifg_peephole_cell(fn) -> list:
 VARIANTS = ("standard", "peephole", "coupled", "cifg_peephole", "gluon")
 
 
-def probe_lstm_num_params(fn) -> list:
-    rng = random.Random(SEEDS["lstm_num_params"])
+@CHECKS.add(
+    "lstm_num_params.random", seed=803,
+    hint="a block is an input matrix, a hidden matrix and a bias; count the blocks of each variant, one "
+         "peephole vector per gate that has one (which gates does the coupled LSTM have?), Gluon's second "
+         "bias per block, and the output layer over the vocabulary")
+def probe_lstm_num_params(fn, seed: int) -> list:
+    rng = random.Random(seed)
     sizes = [(28, 128), (1, 1), (10000, 200), (3, 7)] + [(rng.randint(2, 60000), rng.randint(1, 2048))
                                                          for _ in range(12)]
     return [[int(fn(v, h, variant)) for variant in VARIANTS] for v, h in sizes]
@@ -110,10 +130,15 @@ def probe_lstm_num_params(fn) -> list:
 
 # --- part 4 ---------------------------------------------------------------------------------------
 
-def probe_set_forget_bias(fn) -> list:
+@CHECKS.add(
+    "set_forget_bias.random", seed=804, rtol=1e-6, atol=1e-6,
+    why="a subtraction and an addition in float32: 1e-6 covers their rounding",
+    hint="the forget block is the second of i | f | c | o; Gluon ADDS i2h_bias and h2h_bias, and a given "
+         "layer may have non-zero values in both: make their sum equal value on the forget rows only")
+def probe_set_forget_bias(fn, seed: int) -> list:
     """Summed biases and outputs of random layers (both biases non-zero) after the student's call."""
     from mxnet.gluon import rnn
-    rng = onp.random.RandomState(SEEDS["set_forget_bias"])
+    rng = onp.random.RandomState(seed)
     out = []
     for value in (1.0, 0.0, -2.5, 3.0, 1.0, 0.5):
         d, h, T, B = rng.randint(1, 6), rng.randint(1, 7), rng.randint(1, 5), rng.randint(1, 4)
@@ -129,10 +154,29 @@ def probe_set_forget_bias(fn) -> list:
     return out
 
 
+CHECKS.value(
+    "valid_ppl_forget_bias_0", float, rtol=0.05, why=TRAINED_WHY,
+    hint="set_seed(0), fresh time_machine() iterators, RNNModel(rnn.LSTM(NUM_HIDDENS, "
+         "input_size=len(vocab)), len(vocab)), initialize(), then the forget bias, hybridize(), "
+         "train(net, train_iter, valid_iter, LR, NUM_EPOCHS); the last entry of history.valid_ppl")
+
+
+CHECKS.value(
+    "valid_ppl_forget_bias_1", float, rtol=0.05, why=TRAINED_WHY,
+    hint="as for the other model, with set_forget_bias(net.rnn, 1.0) after initialize(): the forget gate's "
+         "total bias must be 1, not 2")
+
+
 # --- part 5 ---------------------------------------------------------------------------------------
 
-def probe_lstm_step_backward(fn) -> list:
-    rng = onp.random.default_rng(SEEDS["lstm_step_backward"])
+@CHECKS.add(
+    "lstm_step_backward.random", seed=805, rtol=1e-8, atol=1e-10,
+    why="float64, the same derivatives summed in another order: 1e-8 relative + 1e-10 absolute",
+    hint="dL/dC_t collects dC and the path through H_t = O * tanh(C_t), which brings a factor O * (1 - "
+         "tanh(C_t)^2); then each gate's pre-activation gradient uses sigma' = s (1 - s) or tanh' = 1 - c^2, "
+         "and dC_prev = dL/dC_t * F")
+def probe_lstm_step_backward(fn, seed: int) -> list:
+    rng = onp.random.default_rng(seed)
     out = []
     for case in range(10):
         d, h, B = (int(n) for n in (rng.integers(1, 6), rng.integers(1, 7), rng.integers(1, 5)))
@@ -145,48 +189,3 @@ def probe_lstm_step_backward(fn) -> list:
         grads = fn(X.copy(), H.copy(), C.copy(), [p.copy() for p in params], dH.copy(), dC.copy())
         out.append([_plain(onp.asarray(g, dtype="float64")) for g in grads])
     return out
-
-
-STEP_WHY = ("float32: the same formula evaluated in another order (one product for four blocks or one per "
-            "block, slices copied into the library's cells) differs by ~1e-7 relative per operation; 1e-4 "
-            "relative + 1e-5 absolute allows that over 6 steps forward and back, a wrong formula misses it by far")
-TRAINED_WHY = ("fixed seeds: repeated runs give the same digits and equivalent code gives the same weights; the "
-               "5% band covers float32 sums taken in another order over 2 epochs (~150 SGD steps at lr 8); other "
-               "seeds move the perplexity by up to 8%, a forget bias of 2 instead of 1 by 13%")
-
-CHECKS = {
-    "lstm_step_fused.random": Check(
-        "lstm_step_fused", probe_lstm_step_fused, rtol=1e-4, atol=1e-5, why=STEP_WHY,
-        hint="Gluon's blocks are input, forget, candidate, output (the candidate third, not last as in "
-             "d2l's equations), stored transposed, with both biases added to every block; return (H_t, C_t) "
-             "with H_t = O * tanh(C_t); use mxnet.np operations only, so that autograd can follow them"),
-    "cifg_peephole_cell.random": Check(
-        "cifg_peephole_cell", probe_cifg_peephole_cell, rtol=1e-4, atol=1e-5, why=STEP_WHY,
-        hint="F sees the old cell C_{t-1}, O the new cell C_t; I = 1 - F multiplies the candidate and F the "
-             "old cell; H_t = O * tanh(C_t); return (H, C, (I, F, O, C_tilde)); mxnet.np operations only"),
-    "lstm_num_params.random": Check(
-        "lstm_num_params", probe_lstm_num_params,
-        hint="a block is an input matrix, a hidden matrix and a bias; count the blocks of each variant, one "
-             "peephole vector per gate that has one (which gates does the coupled LSTM have?), Gluon's second "
-             "bias per block, and the output layer over the vocabulary"),
-    "set_forget_bias.random": Check(
-        "set_forget_bias", probe_set_forget_bias, rtol=1e-6, atol=1e-6,
-        why="a subtraction and an addition in float32: 1e-6 covers their rounding",
-        hint="the forget block is the second of i | f | c | o; Gluon ADDS i2h_bias and h2h_bias, and a given "
-             "layer may have non-zero values in both: make their sum equal value on the forget rows only"),
-    "valid_ppl_forget_bias_0": Check(
-        "valid_ppl_forget_bias_0", float, rtol=0.05, why=TRAINED_WHY,
-        hint="set_seed(0), fresh time_machine() iterators, RNNModel(rnn.LSTM(NUM_HIDDENS, "
-             "input_size=len(vocab)), len(vocab)), initialize(), then the forget bias, hybridize(), "
-             "train(net, train_iter, valid_iter, LR, NUM_EPOCHS); the last entry of history.valid_ppl"),
-    "valid_ppl_forget_bias_1": Check(
-        "valid_ppl_forget_bias_1", float, rtol=0.05, why=TRAINED_WHY,
-        hint="as for the other model, with set_forget_bias(net.rnn, 1.0) after initialize(): the forget gate's "
-             "total bias must be 1, not 2"),
-    "lstm_step_backward.random": Check(
-        "lstm_step_backward", probe_lstm_step_backward, rtol=1e-8, atol=1e-10,
-        why="float64, the same derivatives summed in another order: 1e-8 relative + 1e-10 absolute",
-        hint="dL/dC_t collects dC and the path through H_t = O * tanh(C_t), which brings a factor O * (1 - "
-             "tanh(C_t)^2); then each gate's pre-activation gradient uses sigma' = s (1 - s) or tanh' = 1 - c^2, "
-             "and dC_prev = dL/dC_t * F"),
-}

@@ -15,10 +15,12 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_np as _np, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_np as _np, plain_array as _plain
 
-SEEDS = {"stacked_rnn": 901, "stacked_rnn_grads": 902, "deep_num_params": 903, "residual_stacked_rnn": 904,
-         "stacked_lstm": 905, "training": 0, "train_steps": 906}
+CHECKS = ProblemChecks(training_seed=0)
+
+TRAINED_WHY = ("fixed seeds, but float32 sums taken in another order drift over 139 SGD steps (one epoch); "
+               "other initial weights (seed 1 instead of 0) move it by less than 1%: 5% relative")
 
 # float32 arithmetic: the library's rnn_layer (one matrix product for the input term of all steps), a
 # loop over time outside the layers (the notes' order) or Gluon's fused kernel give the same values up
@@ -71,17 +73,28 @@ def _values(fn, cases: list[dict]) -> list:
     return out
 
 
-def probe_stacked_rnn(fn) -> list:
-    return _values(fn, _stack_cases(SEEDS["stacked_rnn"], 14))
+@CHECKS.add(
+    "stacked_rnn.random", seed=901, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="layer 1 reads X, every layer above reads the states the layer below has just computed (at the "
+         "same step); each layer starts from its own entry of state and uses its own weights; return the "
+         "TOP layer's states at every step, (num_steps, batch_size, h_L), and a tuple with every layer's "
+         "last state, float32, for 'relu' and 'tanh'")
+def probe_stacked_rnn(fn, seed: int) -> list:
+    return _values(fn, _stack_cases(seed, 14))
 
 
-def probe_stacked_rnn_grads(fn) -> list:
+@CHECKS.add(
+    "stacked_rnn.grads", seed=902, seed_name="stacked_rnn_grads", rtol=1e-4, atol=1e-5, why=GRADS_WHY,
+    hint="autograd must reach the input and every layer's weights through your function: use mxnet.np "
+         "operations only (no .asnumpy(), no NumPy, nothing detached), and get the forward values right "
+         "first")
+def probe_stacked_rnn_grads(fn, seed: int) -> list:
     """Gradients of sum(G * Y) + sum_l sum(g_l * H_l) with respect to X and every parameter."""
     from mxnet import autograd
     np = _np()
-    rng = onp.random.RandomState(SEEDS["stacked_rnn_grads"] + 1000)
+    rng = onp.random.RandomState(seed + 1000)
     out = []
-    for case in _stack_cases(SEEDS["stacked_rnn_grads"], 10):
+    for case in _stack_cases(seed, 10):
         X = case["X"].copy()
         layers = [tuple(p.copy() for p in layer) for layer in case["layers"]]
         for a in [X] + [p for layer in layers for p in layer]:
@@ -99,8 +112,13 @@ def probe_stacked_rnn_grads(fn) -> list:
     return out
 
 
-def probe_deep_num_params(fn) -> list:
-    rng = random.Random(SEEDS["deep_num_params"])
+@CHECKS.add(
+    "deep_num_params.random", seed=903,
+    hint="per layer: gates x (inputs x h + h x h + h + h), two biases as Gluon has them; gates = 1 for an "
+         "RNN, 3 for a GRU (reset, update AND the candidate state), 4 for an LSTM; layer l reads the "
+         "width of layer l-1 (layer 1 reads num_inputs); plus the dense layer on the top layer")
+def probe_deep_num_params(fn, seed: int) -> list:
+    rng = random.Random(seed)
     cases = [(28, [256, 256], 28, "rnn"), (28, [256, 256], 28, "lstm"), (28, [32, 32, 32], 28, "gru"),
              (10000, [200, 200], 10000, "lstm"), (28, [256], 28, "rnn"), (1, [1], 1, "gru"),
              (5, [3, 7], 2, "rnn"), (5, [3, 7, 4], 2, "gru"), (5, [3, 7, 4], 2, "lstm"), (28, [64, 128], 0, "lstm")]
@@ -110,12 +128,41 @@ def probe_deep_num_params(fn) -> list:
     return [int(fn(d, list(widths), q, cell=cell)) for d, widths, q, cell in cases]
 
 
-def probe_residual_stacked_rnn(fn) -> list:
-    cases = _stack_cases(SEEDS["residual_stacked_rnn"], 14, equal_widths=True, max_layers=4)
+@CHECKS.add(
+    "residual_stacked_rnn.random", seed=904, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="layers 2..L add their input to their states before passing them up (layer 1 does not); the "
+         "recurrence of a layer and its final state use its own H, before the addition; with one layer "
+         "the result is stacked_rnn's")
+def probe_residual_stacked_rnn(fn, seed: int) -> list:
+    cases = _stack_cases(seed, 14, equal_widths=True, max_layers=4)
     return _values(fn, cases)
 
 
-def probe_residual_lm_train_steps(fn) -> list:
+CHECKS.value(
+    "valid_ppl_plain", float, rtol=0.05, why=TRAINED_WHY,
+    hint="forward_fn=deep.deep_rnn, NUM_HIDDENS hidden units, two layers, lr=LR, NUM_EPOCHS epochs, "
+         "set_seed(0) and fresh time_machine() iterators; the last entry of history.valid_ppl")
+
+
+CHECKS.value(
+    "valid_ppl_residual", float, rtol=0.05, why=TRAINED_WHY,
+    hint="the same set-up as the plain model, with residual_lm: params[3l:3l+3] are layer l+1's, the last "
+         "two the output layer applied to the residual stack's top outputs; logits flattened to "
+         "(num_steps * batch_size, vocab_size)")
+
+
+@CHECKS.add(
+    "residual_lm.train_steps", seed=906, seed_name="train_steps", rtol=0.0, atol=1e-4,
+    why="the values are relative differences (|a - b| / (|b| + 0.01)) between parameters trained by the "
+        "student's residual_lm and by its own stack wrapped as described, reference 0: float32 sums taken "
+        "in another order (the output layer applied after flattening, the layers sliced another way) "
+        "differ by ~1e-6 relative after 6 SGD steps, and clipping is continuous: at most 1e-4. A "
+        "batch-major order of the logits, or the plain stack, is at least 800 times that off",
+    hint="residual_lm(inputs, state, params): params[3l:3l+3] are layer l+1's (W_xh, W_hh, b_h), the "
+         "last two the output layer, applied to the residual stack's top outputs; logits "
+         "(num_steps * batch_size, vocab_size) in time-major order (row t * batch_size + b), as "
+         "deep.deep_rnn returns them; the new state from the stack")
+def probe_residual_lm_train_steps(fn, seed: int) -> list:
     """How far ``residual_lm`` trains tiny two-layer models from where its own stack should take them.
 
     Vocabulary 7, 5 hidden units per layer, the chapter's ``deep.get_deep_rnn_params`` and
@@ -148,7 +195,7 @@ def probe_residual_lm_train_steps(fn) -> list:
         W_hq, b_q = params[-2:]
         return (np.dot(Y, W_hq) + b_q).reshape(-1, W_hq.shape[1]), new_state
 
-    rng = onp.random.RandomState(SEEDS["train_steps"])
+    rng = onp.random.RandomState(seed)
     V, h, B, T = 7, 5, 3, 4
     corpus = [int(t) for t in rng.randint(0, V, size=50)]
     out = []
@@ -163,7 +210,7 @@ def probe_residual_lm_train_steps(fn) -> list:
                 weights = [rng.normal(scale=0.5, size=p.shape) for p in net.params]
             for p, w in zip(net.params, weights):
                 p[:] = np.array(w, dtype="float32")
-            history = train(net, SeqDataLoader(corpus, B, T, seed=SEEDS["train_steps"] + i), None, lr, num_epochs)
+            history = train(net, SeqDataLoader(corpus, B, T, seed=seed + i), None, lr, num_epochs)
             runs.append(([p.asnumpy().astype("float64") for p in net.params], list(history.train_ppl)))
         (mine, ppl_mine), (described, ppl_described) = runs
         out.append({"params": [float(onp.max(onp.abs(a - b) / (onp.abs(b) + 1e-2))) if a.shape == b.shape
@@ -196,62 +243,14 @@ def _lstm_cases(seed: int, count: int) -> list[dict]:
     return cases
 
 
-def probe_stacked_lstm(fn) -> list:
+@CHECKS.add(
+    "stacked_lstm.random", seed=905, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="layer l starts from H0[l-1] and C0[l-1] and reads the hidden states H (not the memory cells) of "
+         "layer l-1; return the top layer's H at every step and [H, C], each (num_layers, batch_size, h) "
+         "with row l-1 for layer l")
+def probe_stacked_lstm(fn, seed: int) -> list:
     out = []
-    for case in _lstm_cases(SEEDS["stacked_lstm"], 12):
+    for case in _lstm_cases(seed, 12):
         Y, state = fn(case["X"], list(case["state"]), [list(p) for p in case["layers"]])
         out.append({"outputs": _plain(Y), "state": [_plain(s) for s in state]})
     return out
-
-
-TRAINED_WHY = ("fixed seeds, but float32 sums taken in another order drift over 139 SGD steps (one epoch); "
-               "other initial weights (seed 1 instead of 0) move it by less than 1%: 5% relative")
-
-CHECKS = {
-    "stacked_rnn.random": Check(
-        "stacked_rnn", probe_stacked_rnn, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="layer 1 reads X, every layer above reads the states the layer below has just computed (at the "
-             "same step); each layer starts from its own entry of state and uses its own weights; return the "
-             "TOP layer's states at every step, (num_steps, batch_size, h_L), and a tuple with every layer's "
-             "last state, float32, for 'relu' and 'tanh'"),
-    "stacked_rnn.grads": Check(
-        "stacked_rnn", probe_stacked_rnn_grads, rtol=1e-4, atol=1e-5, why=GRADS_WHY,
-        hint="autograd must reach the input and every layer's weights through your function: use mxnet.np "
-             "operations only (no .asnumpy(), no NumPy, nothing detached), and get the forward values right "
-             "first"),
-    "deep_num_params.random": Check(
-        "deep_num_params", probe_deep_num_params,
-        hint="per layer: gates x (inputs x h + h x h + h + h), two biases as Gluon has them; gates = 1 for an "
-             "RNN, 3 for a GRU (reset, update AND the candidate state), 4 for an LSTM; layer l reads the "
-             "width of layer l-1 (layer 1 reads num_inputs); plus the dense layer on the top layer"),
-    "residual_stacked_rnn.random": Check(
-        "residual_stacked_rnn", probe_residual_stacked_rnn, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="layers 2..L add their input to their states before passing them up (layer 1 does not); the "
-             "recurrence of a layer and its final state use its own H, before the addition; with one layer "
-             "the result is stacked_rnn's"),
-    "valid_ppl_plain": Check(
-        "valid_ppl_plain", float, rtol=0.05, why=TRAINED_WHY,
-        hint="forward_fn=deep.deep_rnn, NUM_HIDDENS hidden units, two layers, lr=LR, NUM_EPOCHS epochs, "
-             "set_seed(0) and fresh time_machine() iterators; the last entry of history.valid_ppl"),
-    "valid_ppl_residual": Check(
-        "valid_ppl_residual", float, rtol=0.05, why=TRAINED_WHY,
-        hint="the same set-up as the plain model, with residual_lm: params[3l:3l+3] are layer l+1's, the last "
-             "two the output layer applied to the residual stack's top outputs; logits flattened to "
-             "(num_steps * batch_size, vocab_size)"),
-    "residual_lm.train_steps": Check(
-        "residual_lm", probe_residual_lm_train_steps, rtol=0.0, atol=1e-4,
-        why="the values are relative differences (|a - b| / (|b| + 0.01)) between parameters trained by the "
-            "student's residual_lm and by its own stack wrapped as described, reference 0: float32 sums taken "
-            "in another order (the output layer applied after flattening, the layers sliced another way) "
-            "differ by ~1e-6 relative after 6 SGD steps, and clipping is continuous: at most 1e-4. A "
-            "batch-major order of the logits, or the plain stack, is at least 800 times that off",
-        hint="residual_lm(inputs, state, params): params[3l:3l+3] are layer l+1's (W_xh, W_hh, b_h), the "
-             "last two the output layer, applied to the residual stack's top outputs; logits "
-             "(num_steps * batch_size, vocab_size) in time-major order (row t * batch_size + b), as "
-             "deep.deep_rnn returns them; the new state from the stack"),
-    "stacked_lstm.random": Check(
-        "stacked_lstm", probe_stacked_lstm, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="layer l starts from H0[l-1] and C0[l-1] and reads the hidden states H (not the memory cells) of "
-             "layer l-1; return the top layer's H at every step and [H, C], each (num_layers, batch_size, h) "
-             "with row l-1 for layer l"),
-}

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import numpy as onp
 
-from autograder.checks import Check, mx_np as _np, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_np as _np, plain_array as _plain
 
-SEEDS = {"bi_rnn_padded": 1001, "dependence": 1002, "masked_accuracy_by_position": 1003, "gap_outputs": 1004,
-         "training": 0}
+CHECKS = ProblemChecks(training_seed=0)
 
 VALUES_WHY = ("float32: the same equations computed in another order (one sequence at a time, or the whole "
               "batch with gathered indices and masks; one input product for all steps or one per step) differ "
@@ -45,9 +44,14 @@ def _bi_cases(seed: int, count: int, min_steps: int = 1) -> list[dict]:
     return cases
 
 
-def probe_bi_rnn_padded(fn) -> list:
+@CHECKS.add(
+    "bi_rnn_padded.random", seed=1001, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="the backward direction of sequence i starts at ITS last valid step (not in the padding) and its "
+         "outputs are reversed back before [forward, backward] are concatenated; padded rows are 0; the "
+         "forward state is taken at each sequence's last valid step, the backward one at step 1")
+def probe_bi_rnn_padded(fn, seed: int) -> list:
     out = []
-    cases = _bi_cases(SEEDS["bi_rnn_padded"], 14)
+    cases = _bi_cases(seed, 14)
     cases[0]["valid_lens"] = [cases[0]["X"].shape[0]] * cases[0]["X"].shape[1]  # no padding at all
     for case in cases:
         H, (H_fwd, H_bwd) = fn(case["X"], list(case["valid_lens"]), tuple(case["state"]), list(case["params"]),
@@ -82,9 +86,16 @@ def _models(seed: int) -> list:
     return models
 
 
-def probe_dependence(fn) -> list:
+@CHECKS.add(
+    "dependence.random", seed=1002, rtol=1e-4, atol=1e-6,
+    why="float32 gradients summed in another order: 1e-4 relative + 1e-6 absolute; an output that does "
+        "not depend on an input gets an exact 0 from autograd",
+    hint="row t, column s: the L2 norm of the gradient of the sum of the outputs at step t with respect to "
+         "the input at step s (over batch and features), for every t and s; a float (num_steps, num_steps) "
+         "array, row = output step")
+def probe_dependence(fn, seed: int) -> list:
     out = []
-    for X, model in _models(SEEDS["dependence"]):
+    for X, model in _models(seed):
         D = onp.asarray(fn(model, X.copy()), dtype="float64")
         out.append({"shape": list(D.shape), "values": D.tolist()})
     return out
@@ -97,7 +108,13 @@ def _vocab_and_windows():
     return vocab, SeqDataLoader(vocab[valid_tokens][:3000], 8, 25, shuffle=False)
 
 
-def probe_masked_accuracy_by_position(fn) -> list:
+@CHECKS.add(
+    "masked_accuracy_by_position.random", seed=1003, rtol=1e-9, atol=0.0,
+    why="ratios of counts of the same positions: exact up to the last bit",
+    hint="the masks of deep.masked_accuracy (one random.Random(seed), deep.mask_chars on each window in "
+         "order, spaces never masked); 'first' and 'last' look at the neighbours in the ORIGINAL left-to-"
+         "right window, also when reverse=True")
+def probe_masked_accuracy_by_position(fn, seed: int) -> list:
     """Constant models ('e' is rare first and common last, 't' the other way) and a seeded Gluon GRU."""
     from mxnet.gluon import rnn
     from seqmx.rnn import ConstantModel, RNNModel, set_seed
@@ -108,7 +125,7 @@ def probe_masked_accuracy_by_position(fn) -> list:
         logits = onp.zeros(len(vocab))
         logits[vocab[letter]] = 1.0
         nets.append(ConstantModel(logits))
-    set_seed(SEEDS["masked_accuracy_by_position"])
+    set_seed(seed)
     gru = RNNModel(rnn.GRU(8, bidirectional=True), len(vocab))
     import mxnet as mx
     gru.initialize(mx.init.Uniform(0.5))
@@ -121,53 +138,31 @@ def probe_masked_accuracy_by_position(fn) -> list:
     return out
 
 
+@CHECKS.add(
+    "position_accuracy", atol=0.05,
+    why=("fixed seeds, but float32 sums taken in another order drift over 3 epochs of Adam; other initial "
+         "weights (seed 1 instead of 0) move an accuracy over the ~500 first or last letters by up to 0.03: "
+         "0.05 absolute"),
+    hint="three models, each after set_seed(0) with fresh time_machine() iterators, trained with "
+         "deep.train_masked(net, train_iter, LR, NUM_EPOCHS, MASK_ID, MASK_PROB, skip_ids=(SPACE_ID,), "
+         "reverse=...), evaluated on valid_iter with your masked_accuracy_by_position and the same reverse")
 def probe_position_accuracy(accuracy) -> dict:
     return {name: {key: float(accuracy[name][key]) for key in ("all", "first", "last")}
             for name in ("left to right", "right to left", "bidirectional")}
 
 
-def probe_gap_outputs(fn) -> list:
+@CHECKS.add(
+    "gap_outputs.random", seed=1004, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
+    hint="O_t (t = 1..T-1) reads the forward state at t and the backward state at t+2, the backward "
+         "initial state standing for step T+1: never a state that has read X_(t+1); shape (T-1, B, q)")
+def probe_gap_outputs(fn, seed: int) -> list:
     np = _np()
-    rng = onp.random.RandomState(SEEDS["gap_outputs"] + 1000)
+    rng = onp.random.RandomState(seed + 1000)
     out = []
-    for case in _bi_cases(SEEDS["gap_outputs"], 12, min_steps=2):
+    for case in _bi_cases(seed, 12, min_steps=2):
         q = int(rng.randint(1, 5))
         W_hq = np.array(rng.normal(size=(case["h1"] + case["h2"], q)), dtype="float32")
         b_q = np.array(rng.normal(size=q), dtype="float32")
         O = fn(case["X"], tuple(case["state"]), list(case["params"]), W_hq, b_q, activation=case["activation"])
         out.append(_plain(O))
     return out
-
-
-CHECKS = {
-    "bi_rnn_padded.random": Check(
-        "bi_rnn_padded", probe_bi_rnn_padded, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="the backward direction of sequence i starts at ITS last valid step (not in the padding) and its "
-             "outputs are reversed back before [forward, backward] are concatenated; padded rows are 0; the "
-             "forward state is taken at each sequence's last valid step, the backward one at step 1"),
-    "dependence.random": Check(
-        "dependence", probe_dependence, rtol=1e-4, atol=1e-6,
-        why="float32 gradients summed in another order: 1e-4 relative + 1e-6 absolute; an output that does "
-            "not depend on an input gets an exact 0 from autograd",
-        hint="row t, column s: the L2 norm of the gradient of the sum of the outputs at step t with respect to "
-             "the input at step s (over batch and features), for every t and s; a float (num_steps, num_steps) "
-             "array, row = output step"),
-    "masked_accuracy_by_position.random": Check(
-        "masked_accuracy_by_position", probe_masked_accuracy_by_position, rtol=1e-9, atol=0.0,
-        why="ratios of counts of the same positions: exact up to the last bit",
-        hint="the masks of deep.masked_accuracy (one random.Random(seed), deep.mask_chars on each window in "
-             "order, spaces never masked); 'first' and 'last' look at the neighbours in the ORIGINAL left-to-"
-             "right window, also when reverse=True"),
-    "position_accuracy": Check(
-        "position_accuracy", probe_position_accuracy, atol=0.05,
-        why=("fixed seeds, but float32 sums taken in another order drift over 3 epochs of Adam; other initial "
-             "weights (seed 1 instead of 0) move an accuracy over the ~500 first or last letters by up to 0.03: "
-             "0.05 absolute"),
-        hint="three models, each after set_seed(0) with fresh time_machine() iterators, trained with "
-             "deep.train_masked(net, train_iter, LR, NUM_EPOCHS, MASK_ID, MASK_PROB, skip_ids=(SPACE_ID,), "
-             "reverse=...), evaluated on valid_iter with your masked_accuracy_by_position and the same reverse"),
-    "gap_outputs.random": Check(
-        "gap_outputs", probe_gap_outputs, rtol=1e-5, atol=1e-6, why=VALUES_WHY,
-        hint="O_t (t = 1..T-1) reads the forward state at t and the backward state at t+2, the backward "
-             "initial state standing for step T+1: never a state that has read X_(t+1); shape (T-1, B, q)"),
-}

@@ -16,10 +16,22 @@ import random
 
 import numpy as onp
 
-from autograder.checks import Check, mx_npx, plain_array as _plain
+from autograder.checks import ProblemChecks, mx_npx, plain_array as _plain
 
-SEEDS = {"forward_teacher_forcing_per_sentence": 1101, "masked_ce_smoothed": 1102, "greedy_decode": 1103,
-         "corpus_bleu": 1104, "beam_search": 1105, "training": 0, "train_steps": 1106}
+CHECKS = ProblemChecks(training_seed=0)
+
+FLOAT32_WHY = ("float32 logits: the same formula evaluated in another order (log_softmax or an explicit "
+               "log-sum-exp, sums per row or over the whole batch) differs by ~1e-6 relative; token "
+               "indices must match exactly")
+SCORES_WHY = ("token indices exact; log-probabilities of float32 logits as large as ~30: a float64 "
+              "log-softmax, or one sentence at a time instead of a minibatch, moves a score by up to ~3e-5 "
+              "(measured): 1e-4 relative + 1e-4 absolute, far below a left-out or extra token's "
+              "log-probability")
+TRAINED_WHY = ("fixed seeds (weights, minibatch order, coins): a run that follows the task repeats the "
+               "reference's 396 Adam steps (4 epochs of 99 minibatches), and only float32 sums taken in another "
+               "order can move it (measured: the loss summed in another order left both losses unchanged to 4 "
+               "decimals): 5% relative. Other seeds move the truth-fed loss by up to 6% and the other by up to "
+               "2%, a new Adam every epoch moves both by 7%")
 
 BOS, EOS = 1, 2  # token indices in the probes' target vocabularies (0 is <pad>, as in a d2l Vocab)
 
@@ -80,12 +92,18 @@ def _net_cases(seed: int, count: int, max_src: int = 6, min_batch: int = 1) -> l
 
 # --- part 1 ------------------------------------------------------------------------------
 
-def probe_forward_teacher_forcing_per_sentence(fn) -> list:
+@CHECKS.add(
+    "forward_teacher_forcing_per_sentence.random", seed=1101,
+    rtol=1e-4, atol=1e-5, why=FLOAT32_WHY + "; gradients through up to 7 decoder steps: 1e-4 relative",
+    hint="step 0 reads <bos>; before each later step t draw rng.random(batch_size) once: sentence b reads "
+         "dec_input[b, t] when its draw is below the ratio, else its own argmax prediction of step t-1; "
+         "run the decoder one step at a time from net.encode(X) and keep the logits differentiable")
+def probe_forward_teacher_forcing_per_sentence(fn, seed: int) -> list:
     """Logits, the inputs fed at every step and two gradients, for seeded coins and ratios."""
     from mxnet import autograd
     np, _ = mx_npx()
     out = []
-    for i, case in enumerate(_net_cases(SEEDS["forward_teacher_forcing_per_sentence"], 12, min_batch=2)):
+    for i, case in enumerate(_net_cases(seed, 12, min_batch=2)):
         rng, net = case["rng"], case["net"]
         batch_size = case["X"].shape[0]
         num_steps = 1 if i == 0 else int(rng.integers(3, 9))  # one step: <bos> only, no coin drawn
@@ -107,11 +125,16 @@ def probe_forward_teacher_forcing_per_sentence(fn) -> list:
 
 # --- part 2 ------------------------------------------------------------------------------
 
-def probe_masked_ce_smoothed(fn) -> list:
+@CHECKS.add(
+    "masked_ce_smoothed.random", seed=1102, rtol=1e-5, atol=1e-6, why=FLOAT32_WHY,
+    hint="target (1 - epsilon) on the label plus epsilon / vocab_size on every token (the label too); "
+         "positions at or after valid_len count zero, and the sum is divided by the number of valid "
+         "tokens of the whole minibatch, not by batch_size * num_steps")
+def probe_masked_ce_smoothed(fn, seed: int) -> list:
     """Loss values and gradients w.r.t. the logits; padded positions hold large garbage logits."""
     from mxnet import autograd
     np, _ = mx_npx()
-    rng = onp.random.default_rng(SEEDS["masked_ce_smoothed"])
+    rng = onp.random.default_rng(seed)
     out = []
     for i in range(14):
         B, T, V = int(rng.integers(1, 6)), int(rng.integers(1, 8)), int(rng.integers(2, 11))
@@ -135,9 +158,14 @@ def probe_masked_ce_smoothed(fn) -> list:
 
 # --- part 3 ------------------------------------------------------------------------------
 
-def probe_greedy_decode(fn) -> list:
+@CHECKS.add(
+    "greedy_decode.random", seed=1103, rtol=1e-4, atol=1e-4, why=SCORES_WHY,
+    hint="feed back the argmax from <bos>; a sentence ends at its first <eos> (not returned, but its "
+         "log-probability counts) or after max_len tokens; nothing after its end counts, even when "
+         "other sentences of the minibatch go on")
+def probe_greedy_decode(fn, seed: int) -> list:
     out = []
-    for i, case in enumerate(_net_cases(SEEDS["greedy_decode"], 16, min_batch=2)):
+    for i, case in enumerate(_net_cases(seed, 16, min_batch=2)):
         max_len = (1, 3, 5, 8)[i % 4]
         tokens, scores = fn(case["net"], case["X"], BOS, EOS, max_len)
         out.append({"tokens": [[int(t) for t in row] for row in tokens], "scores": [float(s) for s in scores]})
@@ -179,13 +207,32 @@ def _random_corpora(seed: int, count: int = 30) -> list:
     return corpora
 
 
-def probe_corpus_bleu(fn) -> list:
+@CHECKS.add(
+    "corpus_bleu.random", seed=1104, rtol=1e-9, atol=1e-12,
+    why="plain Python floats: only the order of a few products and logarithms may differ",
+    hint="pool the clipped n-gram matches and the prediction n-gram counts over ALL sentences before "
+         "dividing; geometric mean of p_1..p_max_n with equal weights; one brevity penalty from the "
+         "total lengths (none when the predictions are longer in total); 0.0 when some p_n is 0 or "
+         "nothing is predicted")
+def probe_corpus_bleu(fn, seed: int) -> list:
     out = []
-    for preds, refs, max_n in FIXED_CORPORA + _random_corpora(SEEDS["corpus_bleu"]):
+    for preds, refs, max_n in FIXED_CORPORA + _random_corpora(seed):
         copies = [list(p) for p in preds], [list(r) for r in refs]
         value = float(fn(copies[0], copies[1], max_n))
         out.append(value)
     return out
+
+
+CHECKS.value(
+    "heldout_loss_truth", float, rtol=0.05, why=TRAINED_WHY,
+    hint="train_scheduled: one Adam at lr, clipping at clip_theta, the ratio 1 - step / (total_steps - 1) "
+         "at every minibatch, train_iter.reseed(epoch) before each epoch, the loss per valid token")
+
+
+CHECKS.value(
+    "heldout_loss_own", float, rtol=0.05, why=TRAINED_WHY,
+    hint="the same model as heldout_loss_truth, evaluated with teacher_forcing_ratio 0.0: a schedule "
+         "that ends at ratio 0 trains in the test-time condition")
 
 
 # --- part 5 ------------------------------------------------------------------------------
@@ -197,7 +244,20 @@ def _tiny_pairs(rng: onp.random.Generator, count: int) -> tuple[list, list]:
     return source, target
 
 
-def probe_train_scheduled(fn) -> list:
+@CHECKS.add(
+    "train_scheduled.steps", seed=1106, seed_name="train_steps", rtol=1e-4, atol=1e-6,
+    why="float32: the same loss and gradients reached by another route (the loss summed sentence by "
+        "sentence, divided before summing, or by part 2's masked_ce_smoothed at epsilon 0, minibatches "
+        "from a generator) left the parameters after 4 and 8 Adam steps identical here (0 difference); "
+        "Adam's update is a ratio of moments and clipping is continuous, so a last-bit difference of "
+        "another machine's kernels stays near 1e-6 relative: 1e-4 relative + 1e-6 absolute. A summed "
+        "loss, no clipping, the shifted decoder inputs as labels, a new Adam every epoch, no reseed or "
+        "a ratio per epoch move the parameters by 6,000 to 235,000 times that",
+    hint="one Adam trainer and one random.Random(0) for the whole run; train_iter.reseed(epoch) before "
+         "each epoch; ratio 1 - step / (total_steps - 1) at every minibatch (step counted over all "
+         "epochs); s2s.forward_teacher_forcing on s2s.shift_right(Y, bos); the loss against Y summed "
+         "and divided by Y_valid_len.sum(); backward(); grad_clipping(net, clip_theta); trainer.step(1)")
+def probe_train_scheduled(fn, seed: int) -> list:
     """Parameters of tiny seeded encoder-decoders after the student's loop trained them for a few minibatches.
 
     14 seeded pairs (sources of 2 or 3 letters, targets of 1 to 4, padded within a minibatch) in a
@@ -214,7 +274,7 @@ def probe_train_scheduled(fn) -> list:
     """
     from seqmx import seq2seq as s2s
     np, _ = mx_npx()
-    rng = onp.random.default_rng(SEEDS["train_steps"])
+    rng = onp.random.default_rng(seed)
     source, target = _tiny_pairs(rng, 14)
     src_vocab, tgt_vocab = s2s.make_vocab(source, min_freq=1), s2s.make_vocab(target, min_freq=1)
     out = []
@@ -223,7 +283,7 @@ def probe_train_scheduled(fn) -> list:
         net(np.zeros((1, 2)), np.zeros((1, 1)))  # materialise the deferred parameter shapes
         for param in net.collect_params().values():  # registration order: fixed for this architecture
             param.set_data(np.array(rng.normal(scale=0.5, size=param.shape), dtype="float32"))
-        train_iter = s2s.BucketLoader(source, target, src_vocab, tgt_vocab, batch_size=4, seed=SEEDS["train_steps"] + i)
+        train_iter = s2s.BucketLoader(source, target, src_vocab, tgt_vocab, batch_size=4, seed=seed + i)
         fn(net, train_iter, tgt_vocab["<bos>"], lr, theta, num_epochs)
         out.append([_plain(p.data()) for p in net.collect_params().values()])
     return out
@@ -231,10 +291,15 @@ def probe_train_scheduled(fn) -> list:
 
 # --- part 6 ------------------------------------------------------------------------------
 
-def probe_beam_search(fn) -> list:
+@CHECKS.add(
+    "beam_search.random", seed=1105, rtol=1e-4, atol=1e-4, why=SCORES_WHY,
+    hint="rank the candidates of all live hypotheses by their TOTAL log-probability and keep the "
+         "beam_size best; a candidate ending in <eos> is finished (and no longer expanded); return the "
+         "best of the finished and the live hypotheses when none is live or after max_len steps")
+def probe_beam_search(fn, seed: int) -> list:
     np, _ = mx_npx()
     out = []
-    for i, case in enumerate(_net_cases(SEEDS["beam_search"], 16)):
+    for i, case in enumerate(_net_cases(seed, 16)):
         X = case["X"][:1]  # one source sentence, (1, src_len)
         max_len = (3, 5, 6, 8)[i % 4]
         row = []
@@ -243,70 +308,3 @@ def probe_beam_search(fn) -> list:
             row.append({"tokens": [int(t) for t in tokens], "score": float(score)})
         out.append(row)
     return out
-
-
-FLOAT32_WHY = ("float32 logits: the same formula evaluated in another order (log_softmax or an explicit "
-               "log-sum-exp, sums per row or over the whole batch) differs by ~1e-6 relative; token "
-               "indices must match exactly")
-SCORES_WHY = ("token indices exact; log-probabilities of float32 logits as large as ~30: a float64 "
-              "log-softmax, or one sentence at a time instead of a minibatch, moves a score by up to ~3e-5 "
-              "(measured): 1e-4 relative + 1e-4 absolute, far below a left-out or extra token's "
-              "log-probability")
-
-TRAINED_WHY = ("fixed seeds (weights, minibatch order, coins): a run that follows the task repeats the "
-               "reference's 396 Adam steps (4 epochs of 99 minibatches), and only float32 sums taken in another "
-               "order can move it (measured: the loss summed in another order left both losses unchanged to 4 "
-               "decimals): 5% relative. Other seeds move the truth-fed loss by up to 6% and the other by up to "
-               "2%, a new Adam every epoch moves both by 7%")
-
-CHECKS = {
-    "forward_teacher_forcing_per_sentence.random": Check(
-        "forward_teacher_forcing_per_sentence", probe_forward_teacher_forcing_per_sentence,
-        rtol=1e-4, atol=1e-5, why=FLOAT32_WHY + "; gradients through up to 7 decoder steps: 1e-4 relative",
-        hint="step 0 reads <bos>; before each later step t draw rng.random(batch_size) once: sentence b reads "
-             "dec_input[b, t] when its draw is below the ratio, else its own argmax prediction of step t-1; "
-             "run the decoder one step at a time from net.encode(X) and keep the logits differentiable"),
-    "masked_ce_smoothed.random": Check(
-        "masked_ce_smoothed", probe_masked_ce_smoothed, rtol=1e-5, atol=1e-6, why=FLOAT32_WHY,
-        hint="target (1 - epsilon) on the label plus epsilon / vocab_size on every token (the label too); "
-             "positions at or after valid_len count zero, and the sum is divided by the number of valid "
-             "tokens of the whole minibatch, not by batch_size * num_steps"),
-    "greedy_decode.random": Check(
-        "greedy_decode", probe_greedy_decode, rtol=1e-4, atol=1e-4, why=SCORES_WHY,
-        hint="feed back the argmax from <bos>; a sentence ends at its first <eos> (not returned, but its "
-             "log-probability counts) or after max_len tokens; nothing after its end counts, even when "
-             "other sentences of the minibatch go on"),
-    "corpus_bleu.random": Check(
-        "corpus_bleu", probe_corpus_bleu, rtol=1e-9, atol=1e-12,
-        why="plain Python floats: only the order of a few products and logarithms may differ",
-        hint="pool the clipped n-gram matches and the prediction n-gram counts over ALL sentences before "
-             "dividing; geometric mean of p_1..p_max_n with equal weights; one brevity penalty from the "
-             "total lengths (none when the predictions are longer in total); 0.0 when some p_n is 0 or "
-             "nothing is predicted"),
-    "heldout_loss_truth": Check(
-        "heldout_loss_truth", float, rtol=0.05, why=TRAINED_WHY,
-        hint="train_scheduled: one Adam at lr, clipping at clip_theta, the ratio 1 - step / (total_steps - 1) "
-             "at every minibatch, train_iter.reseed(epoch) before each epoch, the loss per valid token"),
-    "heldout_loss_own": Check(
-        "heldout_loss_own", float, rtol=0.05, why=TRAINED_WHY,
-        hint="the same model as heldout_loss_truth, evaluated with teacher_forcing_ratio 0.0: a schedule "
-             "that ends at ratio 0 trains in the test-time condition"),
-    "train_scheduled.steps": Check(
-        "train_scheduled", probe_train_scheduled, rtol=1e-4, atol=1e-6,
-        why="float32: the same loss and gradients reached by another route (the loss summed sentence by "
-            "sentence, divided before summing, or by part 2's masked_ce_smoothed at epsilon 0, minibatches "
-            "from a generator) left the parameters after 4 and 8 Adam steps identical here (0 difference); "
-            "Adam's update is a ratio of moments and clipping is continuous, so a last-bit difference of "
-            "another machine's kernels stays near 1e-6 relative: 1e-4 relative + 1e-6 absolute. A summed "
-            "loss, no clipping, the shifted decoder inputs as labels, a new Adam every epoch, no reseed or "
-            "a ratio per epoch move the parameters by 6,000 to 235,000 times that",
-        hint="one Adam trainer and one random.Random(0) for the whole run; train_iter.reseed(epoch) before "
-             "each epoch; ratio 1 - step / (total_steps - 1) at every minibatch (step counted over all "
-             "epochs); s2s.forward_teacher_forcing on s2s.shift_right(Y, bos); the loss against Y summed "
-             "and divided by Y_valid_len.sum(); backward(); grad_clipping(net, clip_theta); trainer.step(1)"),
-    "beam_search.random": Check(
-        "beam_search", probe_beam_search, rtol=1e-4, atol=1e-4, why=SCORES_WHY,
-        hint="rank the candidates of all live hypotheses by their TOTAL log-probability and keep the "
-             "beam_size best; a candidate ending in <eos> is finished (and no longer expanded); return the "
-             "best of the finished and the live hypotheses when none is live or after max_len steps"),
-}
