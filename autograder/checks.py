@@ -356,7 +356,7 @@ def check(assignment: str, name: str, answer: Any = _LOOK_UP) -> None:
     the next check of the same cell still runs (one answer's error never fails another's check).
 
     In the grader's sandbox (``$SEQMX_SANDBOX``) it only records the probed values: the
-    verdict is then given outside the sandbox (:class:`autograder.sandbox.TrustedVerdict`),
+    verdict is then given outside the sandbox (:class:`autograder.verdict.TrustedVerdict`),
     where the expectations are.
     """
     import os

@@ -81,7 +81,7 @@ def grade(assignment: str, submissions: str, workers: int | None = None, schedul
     from nbgrader.api import Gradebook, MissingEntry
 
     course.require_assignment(assignment)
-    from autograder.sandbox import SandboxMissing, bwrap_path, clean_stale
+    from autograder.jail import SandboxMissing, bwrap_path, clean_stale
     try:
         bwrap_path()
     except SandboxMissing as err:
@@ -458,7 +458,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
     The answers go to ``autograder/expectations/<assignment>.json`` (or ``out``); the time of each
     of the reference's cells (by grade_id) and of each check's probe to
     ``autograder/timings/<assignment>.json``, from which grading sets each cell's time limit
-    (:class:`autograder.sandbox.SandboxedExecute`). ``timings_only``: leave the expectations alone.
+    (:class:`autograder.executor.SandboxedExecute`). ``timings_only``: leave the expectations alone.
     """
     import importlib.metadata as md
     import platform
@@ -470,7 +470,7 @@ def calibrate(names: list[str], out: str | None = None, timeout: int = 600, timi
     from nbgrader.utils import is_grade, is_solution
 
     from autograder import checks, probes
-    from autograder.sandbox import TIMINGS
+    from autograder.executor import TIMINGS
 
     for name in names or course.assignments():
         course.require_assignment(name)

@@ -1,6 +1,6 @@
 """The kernel's jail: a student's kernel in bubblewrap, with resource limits and a cgroup.
 
-:class:`SandboxKernelManager` starts every kernel of the grader (``autograder.sandbox.SandboxedExecute``)
+:class:`SandboxKernelManager` starts every kernel of the grader (``autograder.executor.SandboxedExecute``)
 in Debian's ``bubblewrap``: its own process, network, IPC and user namespaces and a file-system view
 with the Python environment, ``seqmx``, ``data/`` and ``autograder/`` read-only,
 ``autograder/expectations/`` hidden, and nothing of ``exercises/`` (source notebooks, gradebook, other

@@ -38,7 +38,7 @@ from autograder.course import log_tail, nbgrader
 from autograder.workspace import nbgrader_env, scratch_course
 
 PREFLIGHT = "reference-solution"  # the preflight task's student name (never merged, never a student id)
-SCRATCH_PREFIX = "seqmx-grade-"  # + the owner's pid: autograder.sandbox.clean_stale removes a killed run's
+SCRATCH_PREFIX = "seqmx-grade-"  # + the owner's pid: autograder.jail.clean_stale removes a killed run's
 
 
 @dataclass
@@ -94,7 +94,8 @@ def grade_one(template: bytes, assignment: str, student: str, files: dict[str, b
 
 FORK = True  # False: a new interpreter per submission, as before the fork server (bench/grading_phases.py)
 # what the fork server imports once: nbgrader's apps and the course's preprocessors
-PRELOAD = ["nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp", "autograder.sandbox", "autograder.parallel"]
+PRELOAD = ["nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp", "autograder.executor", "autograder.verdict",
+           "autograder.parallel"]
 
 
 def _context():

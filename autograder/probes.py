@@ -4,7 +4,7 @@ A hidden test cell calls ``autograder.checks.check(ASSIGNMENT, NAME)``. In the g
 the check does not judge: it runs the check's probe on the student's answer and :func:`emit`\\ s
 the plain values as one display output of MIME type :data:`PROBE_MIME`. Outside the kernel,
 :func:`recorded` reads them back from the executed cell's outputs: grading
-(``autograder.sandbox.TrustedVerdict``) compares them with the calibrated values, and calibration
+(``autograder.verdict.TrustedVerdict``) compares them with the calibrated values, and calibration
 (``python -m autograder calibrate``) records the reference's, from the same kind of output.
 
 No nbgrader import: this module is loaded inside every student's kernel.

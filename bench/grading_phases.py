@@ -84,7 +84,7 @@ def time_cells(notebook: Path, assignment: str) -> list[tuple[str, float]]:
     """Each code cell's time, run by the course's SandboxedExecute (nbclient's own timing records)."""
     import nbformat
 
-    from autograder.sandbox import SandboxedExecute
+    from autograder.executor import SandboxedExecute
     nb = nbformat.read(notebook, as_version=4)
     ep = SandboxedExecute(timeout=300, record_timing=True)
     ep.preprocess(nb, {"nbgrader": {"assignment": assignment}, "metadata": {"path": str(notebook.parent)}})

@@ -20,13 +20,13 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # Autograde runs every student kernel in a bubblewrap sandbox with limits, and judges hidden
-# tests outside it, from the values they recorded (autograder/sandbox.py).
+# tests outside it, from the values they recorded (autograder/executor.py, autograder/verdict.py).
 c.Autograde.autograde_preprocessors = [
-    "autograder.sandbox.SandboxedExecute",
+    "autograder.executor.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "autograder.sandbox.TrustedVerdict",
+    "autograder.verdict.TrustedVerdict",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -41,5 +41,5 @@ c.LatePenalty.max_days_late = 5       # later than that: the whole score
 # nbgrader's CSV export, quoted (names may hold commas and newlines): autograder/lms.py
 c.ExportApp.plugin_class = "autograder.lms.QuotedCsvExportPlugin"
 # A visible test runs in the student's kernel, which can be made to report a pass: its point also
-# needs the hidden checks of the answers it uses to pass (autograder/sandbox.py, TrustedVerdict).
+# needs the hidden checks of the answers it uses to pass (autograder/verdict.py, TrustedVerdict).
 c.TrustedVerdict.confirm_visible = True

@@ -82,7 +82,7 @@ def test_a_library_warning_would_cost_points_without_quiet_warnings(tmp_path):
     in a course whose setup cell does not call quiet_warnings() loses the visible
     add-k test (1): its stderr carries numpy's DeprecationWarning (IPython shows it
     again in every cell). The hidden add-k test (2) keeps its points: its verdict
-    comes from the recorded values, outside the kernel (autograder.sandbox)."""
+    comes from the recorded values, outside the kernel (autograder.verdict)."""
     course = make_course(tmp_path / "course")
     source = course / "source" / PS / NB
     nb = nbformat.read(source, as_version=4)

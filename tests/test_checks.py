@@ -103,7 +103,7 @@ def test_a_long_text_is_cut_at_a_space_with_an_ellipsis(limit):
 
 
 def test_the_grader_outside_the_sandbox_gives_the_same_reason(monkeypatch):
-    from autograder.sandbox import TrustedVerdict
+    from autograder.verdict import TrustedVerdict
 
     spec = Check(target="f", probe=lambda f: f, hint="mind the bias")
     expected = probe_values()
@@ -123,6 +123,6 @@ def test_the_probe_protocol_loads_in_a_kernel_without_nbgrader_and_checks_never_
     import subprocess
     import sys
     code = ("import sys, autograder.probes, autograder.checks; "
-            "print(sorted(m for m in ('nbgrader', 'autograder.sandbox', 'autograder.jail') if m in sys.modules))")
+            "print(sorted(m for m in ('nbgrader', 'autograder.executor', 'autograder.verdict', 'autograder.jail') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

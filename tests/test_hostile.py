@@ -138,7 +138,7 @@ def pgrep(pattern: str) -> list[str]:
 # --- what must not change ------------------------------------------------------------------------------
 
 # what the hostile cells attack by name (appended to, deleted, chmod'ed): each must be as it was
-TARGETS = ("exercises/source/ps03-rnn/ps03-rnn.ipynb", "autograder/checks.py", "autograder/sandbox.py",
+TARGETS = ("exercises/source/ps03-rnn/ps03-rnn.ipynb", "autograder/checks.py", "autograder/executor.py",
            "seqmx/__init__.py", "data/timemachine.txt", "data/SHA1SUMS", "autograder/expectations/ps03-rnn.json")
 
 
@@ -584,7 +584,7 @@ def execute(cells: list[str], **limits) -> tuple[float, list[list[tuple]]]:
     """Run cells with SandboxedExecute; (seconds, [(ename or None, evalue or text) per output] per cell)."""
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from autograder.sandbox import SandboxedExecute
+    from autograder.executor import SandboxedExecute
 
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     started = time.monotonic()
@@ -710,7 +710,7 @@ def test_the_hunt_finds_the_secrets_when_run_outside_the_sandbox(tmp_path):
     finds make its rnn_lm_num_params pass the hidden check. So its empty report in the sandbox means
     isolation, not a broken hunt."""
     from autograder import checks
-    from autograder.sandbox import TrustedVerdict
+    from autograder.verdict import TrustedVerdict
 
     course = tmp_path / "course"
     (course / "submitted" / "someone" / PS).mkdir(parents=True)

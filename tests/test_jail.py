@@ -66,7 +66,7 @@ def execute(cells: list[str], **limits) -> list[list[tuple]]:
     """Run cells in sandboxed kernels (SandboxedExecute); [(ename or None, evalue or text)] per cell."""
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from autograder.sandbox import SandboxedExecute
+    from autograder.executor import SandboxedExecute
 
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     SandboxedExecute(**limits).preprocess(nb, {"metadata": {"path": str(REPO)}})

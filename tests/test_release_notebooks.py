@@ -17,7 +17,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 from conftest import COURSE, env_for, make_course, run_cli
 
 ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
-# the rule of autograder.sandbox.TrustedVerdict.confirm (confirm_visible in exercises/nbgrader_config.py)
+# the rule of autograder.verdict.TrustedVerdict.confirm (confirm_visible in exercises/nbgrader_config.py)
 RULE = ("A visible test earns its points only if the hidden tests of the answers it uses pass too, so an "
         "answer that passes its visible test but fails its hidden test loses the points of both.")
 SILENT_CALLS = {"print", "check"}  # calls that return None: nothing displayed

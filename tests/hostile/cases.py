@@ -299,7 +299,7 @@ def forge_cell(ctx: Ctx) -> str:
             "library code": lambda: _append(os.path.join(_repo, "seqmx", "__init__.py")),
             "corpus": lambda: _append(os.path.join(_repo, "data", "timemachine.txt")),
             "corpus checksums deleted": lambda: os.remove(os.path.join(_repo, "data", "SHA1SUMS")),
-            "grader code made writable": lambda: os.chmod(os.path.join(_repo, "autograder", "sandbox.py"), 0o777),
+            "grader code made writable": lambda: os.chmod(os.path.join(_repo, "autograder", "executor.py"), 0o777),
             "startup hook in the environment": lambda: _create(
                 os.path.join(sysconfig.get_paths()["purelib"], _mark + ".pth")),
             "expectations folder (the sandbox's empty cover)": lambda: _create(

@@ -1,42 +1,31 @@
-"""Run a student's notebook in a sandbox, and judge hidden tests outside it.
+"""Run a student's notebook in the sandbox, a notebook that survives its cells, in calibrated time.
 
-nbgrader alone runs a student's kernel with the instructor's permissions and
-believes whatever the kernel reports. Here (configured in
-``exercises/nbgrader_config.py``, so stock ``nbgrader autograde`` does the same):
+nbgrader alone runs a student's kernel with the instructor's permissions and gives up on the whole
+notebook when a cell hangs or kills its kernel. :class:`SandboxedExecute` (configured in
+``exercises/nbgrader_config.py``, so stock ``nbgrader autograde`` does the same) is nbgrader's
+``Execute`` with:
 
-- :class:`SandboxedExecute` is nbgrader's ``Execute`` with a kernel started by
-  :class:`~autograder.jail.SandboxKernelManager` (``autograder/jail.py``): Debian's ``bubblewrap``
-  gives the kernel its own namespaces and a read-only view of the environment, with nothing of
-  ``exercises/``, ``tests/`` or ``.git`` and the expectations hidden; ``prlimit`` caps each process and
-  a cgroup (v2, a systemd scope or v1, whichever the machine has) caps the sandbox's processes and
-  memory; the sandbox ends with its kernel, background processes included.
-- In the sandbox a hidden test's ``autograder.checks.check`` only *probes*:
-  it sends the plain values the student's answer returned, as a display
-  output of MIME type :data:`PROBE_MIME`. :class:`TrustedVerdict` (in
-  nbgrader's own process, after execution) compares them with the calibrated
-  expectations and rewrites the cell's outputs: nothing the kernel printed or
-  raised in a hidden test cell counts, only the values.
+- every kernel started by :class:`~autograder.jail.SandboxKernelManager` (the jail, its limits
+  and cgroups: ``autograder/jail.py``);
+- a cell that outlives its time or kills its kernel failed alone: the kernel is restarted and the
+  cells that had run before it are replayed silently, and grading goes on;
+- time limits calibrated on the reference (:func:`calibrated_limits`, ``autograder/timings/``).
+
+What the kernel reports is not believed here: the hidden tests are judged afterwards, outside the
+sandbox, from the values they recorded (:class:`autograder.verdict.TrustedVerdict`).
 """
 from __future__ import annotations
 
 import json
-import re
 
 from jupyter_core.utils import run_sync
-from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Float, Integer
 
-from nbgrader.preprocessors import ClearHiddenTests, Execute
-from nbgrader.utils import is_grade, is_solution
+from nbgrader.preprocessors import Execute
 
-# the jail (bubblewrap, limits, cgroups) lives in autograder.jail; named here too, where cli.py,
-# nbgrader's configuration and older callers import it from
-from autograder.jail import (REPO, SANDBOX_ENV, NoProcessLimit, SandboxKernelManager,  # noqa: F401
-                             SandboxMissing, bwrap_path, clean_stale)
-
-# the probe protocol (what a hidden check sends from the kernel, and how it is read) is autograder.probes
-from autograder.probes import CHECK_CALL, hidden_checks, is_probe, recorded
+from autograder.jail import REPO, SandboxKernelManager, bwrap_path
+from autograder.probes import CHECK_CALL, is_probe
 
 
 class SandboxedExecute(Execute):
@@ -194,95 +183,3 @@ def calibrated_limits(assignment: str | None) -> dict | None:
         return None
     record = json.loads(path.read_text())
     return {"cells": record["cells"], "checks": record["checks"], "total": record["total"]}
-
-
-class TrustedVerdict(Preprocessor):
-    """After execution, outside the sandbox: decide every test from values, not from the kernel's word.
-
-    A hidden test passes when the values it recorded match the calibrated ones. A visible
-    test runs in the student's kernel, which can be made to report anything (a patched
-    assertion, an input transformer, an object whose ``==`` is always true); so its point
-    also needs the hidden checks of the answers it uses to pass (``confirm_visible``).
-    """
-
-    enabled = Bool(True).tag(config=True)
-    marker = Unicode(ClearHiddenTests.begin_test_delimeter.default_value).tag(config=True)
-    confirm_visible = Bool(True, help="a visible test's point needs its answers' hidden checks").tag(config=True)
-
-    def preprocess(self, nb, resources):
-        self._passed: dict[str, bool] = {}
-        self._assignment = None
-        graded = [c for c in nb.cells if c.cell_type == "code" and is_grade(c) and not is_solution(c)]
-        for cell in nb.cells:  # recorded values count only in the hidden test cell that asked for them
-            if cell.cell_type == "code" and self.marker not in cell.source:
-                cell.outputs = [o for o in cell.get("outputs", []) if not is_probe(o)]
-        for cell in graded:
-            if self.marker in cell.source:
-                self.judge_hidden(cell)
-        if self.confirm_visible and self._assignment:
-            for cell in graded:
-                if self.marker not in cell.source:
-                    self.confirm(cell)
-        return nb, resources
-
-    def confirm(self, cell) -> None:
-        """Fail a visible test whose answers failed their hidden checks (it cannot be trusted alone)."""
-        from autograder import checks
-
-        specs = checks.checks_of(self._assignment)
-        used = {spec.target for spec in specs.values()
-                if re.search(rf"(?<![\w.]){re.escape(spec.target)}(?!\w)", cell.source)}
-        failed = sorted(name for name, spec in specs.items()
-                        if spec.target in used and self._passed.get(name) is False)
-        # a number shown by a test cell is partial credit to nbgrader: the kernel does not get to say
-        cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
-        own = [o for o in cell.outputs if o.get("output_type") == "error"]
-        if own:
-            cell.outputs = own[:1]  # it failed on its own: the student sees why
-            return
-        if failed:
-            reason = (f"not confirmed: the hidden check {failed[0]} of the same answer failed, so this "
-                      "test's own result cannot be trusted")
-            cell.outputs = [new_output("error", ename="AssertionError", evalue=reason,
-                                       traceback=[f"AssertionError: {reason}"])]
-
-    def judge_hidden(self, cell) -> None:
-        probes = recorded(cell.get("outputs", []))
-        reasons = []
-        for assignment, name in hidden_checks(cell.source):
-            self._assignment = assignment
-            reason = self.judge(assignment, name, probes.get(name))
-            self._passed[name] = reason is None
-            if reason:
-                reasons.append(reason)
-        if reasons:
-            cell.outputs = [new_output("error", ename="AssertionError", evalue=reasons[0],
-                                       traceback=[f"AssertionError: {reasons[0]}"])]
-        else:
-            cell.outputs = [new_output("stream", name="stdout", text="hidden test passed\n")]
-
-
-    @staticmethod
-    def judge(assignment: str, name: str, payload) -> str | None:
-        """None when the recorded values of check ``name`` match, else the one-line reason."""
-        from autograder import checks
-
-        if payload is None:
-            spec = checks.checks_of(assignment)[name]
-            return (f"{name}: no answer was recorded: the test stopped before its check (is "
-                    f"`{spec.target}` defined? did an earlier cell fail?). Hint: {spec.hint}")
-        if isinstance(payload.get("undefined"), str):
-            return f"{name}: {checks.not_graded(checks.checks_of(assignment)[name].target)}"
-        if "error" in payload:
-            hint = checks.checks_of(assignment)[name].hint
-            return f"{name}: your answer raised {str(payload['error'])[:160]}. Hint: {hint}"
-        try:
-            return checks.verdict(assignment, name, _plain(payload.get("values")),
-                                  checks.load_expectations(assignment))
-        except (KeyError, ValueError, TypeError, RecursionError) as err:
-            return f"{name}: the recorded answer is not plain values ({type(err).__name__})"
-
-
-def _plain(value):
-    """Plain JSON values only (what nbformat stored is JSON already; be strict anyway)."""
-    return json.loads(json.dumps(value, allow_nan=True))
