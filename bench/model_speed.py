@@ -17,6 +17,22 @@ num_steps 35, num_hiddens 256, lr 1, gradient clipping at 1):
   benchmark-only venv .venv-bench (bench/requirements.txt) on the very same
   minibatches, written to a temporary .npy.
 
+Three larger models are measured the same way, Gluon against PyTorch
+(``--variants``; there is no scratch version of them to time):
+
+- ``lstm-deep``: two LSTM layers of 256 (chapter "Deep recurrent networks"),
+  same characters and minibatches;
+- ``lstm-bi``: one bidirectional LSTM layer, 256 per direction, its 512
+  outputs feeding the dense layer (chapter "Bidirectional recurrent
+  networks"); as a next-character model it would see the answer, so it is
+  timed only, on the same minibatches;
+- ``ptb-lstm``: the word-level model of chapter "A word-level LSTM on Penn
+  Treebank" exactly as ``seqmx.wordlm.make_model`` builds it (embedding
+  200, two LSTM layers of 200, dropout 0.2, output layer tied to the
+  embedding, vocabulary 10,000) with its recipe (``CONFIGS["tied-dropout"]``:
+  batch_size 20, num_steps 35, SGD lr 20, clipping at 0.25) on the first
+  minibatches of PTB's training text.
+
 The course models train with the course's step, seqmx.rnn.train_epoch
 (scratch: seqmx.rnn.sgd; Gluon: a gluon.Trainer with SGD as seqmx.rnn.train
 makes). Each run trains ``--warmup`` minibatches (not timed), then times
@@ -51,6 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -62,16 +79,45 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 IMPLS = ("scratch", "Gluon", "PyTorch")
 
 
-def train_flops_per_token(cell: str, vocab_size: int, num_hiddens: int, num_inputs: int | None = None) -> int:
+def train_flops_per_token(cell: str, vocab_size: int, num_hiddens: int, num_inputs: int | None = None,
+                          num_layers: int = 1, bidirectional: bool = False) -> int:
     """Dense matmul FLOPs of one training token: 3 * (cell forward + output layer forward).
 
     ``num_inputs`` is the input width: the vocabulary (one-hot, the default)
-    or an embedding size.
+    or an embedding size. Layers above the first read the ``num_hiddens *
+    directions`` outputs of the layer below; each direction is a cell of its
+    own; the output layer reads ``num_hiddens * directions`` values.
     """
     G, H, V = GATES[cell], num_hiddens, vocab_size
+    dirs = 2 if bidirectional else 1
     X = V if num_inputs is None else num_inputs
-    forward = 2 * G * H * (X + H) + 2 * H * V
+    forward = 0
+    for layer in range(num_layers):
+        forward += dirs * 2 * G * H * ((X if layer == 0 else H * dirs) + H)
+    forward += 2 * H * dirs * V
     return 3 * forward  # backward ~ 2x forward: a gradient for the input and one for the weights
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A larger model, timed Gluon against PyTorch (see the module's docstring)."""
+    cell: str
+    corpus: str = "tm"              # "tm": The Time Machine, characters, one-hot; "ptb": PTB words
+    num_layers: int = 1
+    bidirectional: bool = False
+    embed_size: int | None = None   # None: one-hot input
+    num_hiddens: int | None = None  # None: --num-hiddens
+    dropout: float = 0.0
+    tied: bool = False
+    title: str = ""
+
+
+VARIANTS = {
+    "lstm-deep": Variant("lstm", num_layers=2, title="LSTM, 2 layers"),
+    "lstm-bi": Variant("lstm", bidirectional=True, title="LSTM, bidirectional"),
+    "ptb-lstm": Variant("lstm", corpus="ptb", num_layers=2, embed_size=200, num_hiddens=200, dropout=0.2,
+                        tied=True, title="PTB word-level LSTM, 2x200"),
+}
 
 
 def set_threads(threads: int) -> None:
@@ -107,6 +153,55 @@ def make_course_net(cell: str, impl: str, vocab_size: int, num_hiddens: int, see
     net.initialize()  # as seqmx.compare.measure does
     net.hybridize()
     return net
+
+
+def make_variant_net(v: Variant, vocab_size: int, num_hiddens: int, seed: int):
+    """The Gluon model of a variant, initialised and hybridized as the course does."""
+    from mxnet.gluon import rnn as grnn
+
+    from seqmx import rnn, wordlm
+    if v.corpus == "ptb":  # the chapter's model, built by the chapter's function
+        return wordlm.make_model(vocab_size, dropout=v.dropout, seed=seed, tied=v.tied, num_hiddens=v.num_hiddens,
+                                 num_layers=v.num_layers, embed_size=v.embed_size)
+    rnn.set_seed(seed)
+    layer = grnn.LSTM(v.num_hiddens or num_hiddens, num_layers=v.num_layers, bidirectional=v.bidirectional)
+    net = rnn.RNNModel(layer, vocab_size, embed_size=v.embed_size)
+    net.initialize()
+    net.hybridize()
+    return net
+
+
+def variant_params(v: Variant, vocab_size: int, num_hiddens: int) -> int:
+    from mxnet import np
+
+    from seqmx import rnn
+    net = make_variant_net(v, vocab_size, num_hiddens, 0)
+    net(np.zeros((1, 1)), net.begin_state(1))
+    return rnn.num_params(net)
+
+
+def run_variant(v: Variant, batches: list, vocab_size: int, args, lr: float, clip: float) -> float:
+    """Tokens/s of the timed minibatches of a variant, trained with seqmx.rnn.train_epoch."""
+    from mxnet import gluon
+
+    from seqmx import rnn
+    net = make_variant_net(v, vocab_size, args.num_hiddens, args.seed)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    rnn.train_epoch(net, Batches(batches[:args.warmup]), lr, clip, trainer)
+    timed = batches[args.warmup:args.warmup + args.timed]
+    return rnn.train_epoch(net, Batches(timed), lr, clip, trainer)["tokens_per_sec"]
+
+
+def torch_variant_options(v: Variant, num_hiddens: int) -> list[str]:
+    opts = ["--cell", v.cell, "--num-layers", str(v.num_layers), "--dropout", str(v.dropout),
+            "--num-hiddens", str(v.num_hiddens or num_hiddens)]
+    if v.bidirectional:
+        opts.append("--bidirectional")
+    if v.embed_size:
+        opts += ["--embed-size", str(v.embed_size)]
+    if v.tied:
+        opts.append("--tied")
+    return opts
 
 
 def course_params(cell: str, impl: str, vocab_size: int, num_hiddens: int) -> int:
@@ -171,6 +266,8 @@ def main() -> int:
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cells", nargs="+", choices=sorted(GATES), default=["rnn", "gru", "lstm"])
+    p.add_argument("--variants", nargs="*", choices=sorted(VARIANTS), default=sorted(VARIANTS),
+                   help="larger models, Gluon against PyTorch (none: --variants with no name)")
     p.add_argument("--gemm-sizes", type=int, nargs="+", default=[1024, 2048])
     p.add_argument("--torch-python", default=str(TORCH_PYTHON), help="python of the benchmark venv")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 warm-up, 3 timed minibatches, 1 repeat")
@@ -204,6 +301,18 @@ def main() -> int:
         if len(batches) == args.warmup + args.timed:
             break
     V = len(vocab)
+    # each variant's corpus, minibatches and recipe: (batches, vocabulary size, lr, clip, batch_size, num_steps)
+    corpora = {"tm": (batches, V, args.lr, args.clip, args.batch_size, args.num_steps)}
+    if any(VARIANTS[n].corpus == "ptb" for n in args.variants):
+        from seqmx import wordlm
+        cfg = wordlm.CONFIGS["tied-dropout"]
+        ptb, ptb_vocab = wordlm.load_ptb()
+        ptb_batches = []
+        for X, Y in rnn.SeqDataLoader(ptb["train"], cfg.batch_size, cfg.num_steps, seed=args.seed):
+            ptb_batches.append((X, Y))
+            if len(ptb_batches) == args.warmup + args.timed:
+                break
+        corpora["ptb"] = (ptb_batches, len(ptb_vocab), cfg.lr, cfg.clip_theta, cfg.batch_size, cfg.num_steps)
     common = ["--vocab-size", str(V), "--num-hiddens", str(args.num_hiddens), "--threads", str(args.threads),
               "--seed", str(args.seed)]
 
@@ -225,12 +334,33 @@ def main() -> int:
     params = {(c, i): course_params(c, i, V, args.num_hiddens) for c in args.cells for i in IMPLS[:2]}
     rates: dict = {(c, i): [] for c in args.cells for i in impls}
     loads = [load_start[0]]  # the 1-minute load average after every run: how busy the machine was
+    variants = {n: VARIANTS[n] for n in args.variants}
+    vparams = {(n, "Gluon"): variant_params(v, corpora[v.corpus][1], args.num_hiddens) for n, v in variants.items()}
+    vrates: dict = {(n, i): [] for n in variants for i in impls[1:]}
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "batches.npy"
-        onp.save(data, onp.stack([onp.stack([X.asnumpy(), Y.asnumpy()]) for X, Y in batches]).astype("int32"))
+        files = {}
+        for name, (bs, *_) in corpora.items():
+            files[name] = Path(tmp) / f"{name}.npy"
+            onp.save(files[name], onp.stack([onp.stack([X.asnumpy(), Y.asnumpy()]) for X, Y in bs]).astype("int32"))
+        data = files["tm"]
         train_opts = [*common, "--data", str(data), "--lr", str(args.lr), "--clip", str(args.clip),
                       "--warmup", str(args.warmup), "--timed", str(args.timed)]
         for run in range(args.repeat):
+            for name, v in variants.items():
+                bs, vocab_size, lr, clip, _, _ = corpora[v.corpus]
+                for impl in impls[1:]:
+                    if impl == "PyTorch":
+                        out = run_torch("train", torch_python, "--vocab-size", str(vocab_size),
+                                        "--threads", str(args.threads), "--seed", str(args.seed),
+                                        *torch_variant_options(v, args.num_hiddens), "--data", str(files[v.corpus]),
+                                        "--lr", str(lr), "--clip", str(clip), "--warmup", str(args.warmup),
+                                        "--timed", str(args.timed))
+                        vparams[name, impl] = out["parameters"]
+                        vrates[name, impl].append(out["tokens_per_sec"])
+                    else:
+                        vrates[name, impl].append(run_variant(v, bs, vocab_size, args, lr, clip))
+                    loads.append(os.getloadavg()[0])
+                    print(f"run {run} {name} {impl}: {vrates[name, impl][-1]:,.0f} tokens/s", flush=True)
             for cell in args.cells:
                 for impl in impls:
                     if impl == "PyTorch":
@@ -260,12 +390,33 @@ def main() -> int:
             rows.append(f"| {cell.upper()} | {impl} | {params[cell, impl]:,} | {med:,.0f} | {vs} | {gflops:.2f} | "
                         f"{gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
                         f"{', '.join(f'{r:,.0f}' for r in rates[cell, impl])} |")
+    vrows = ["| model | impl | minibatch | parameters | tokens/s (median) | vs PyTorch | GFLOP/s | share of peak "
+             "| tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for name, v in variants.items():
+        _, vocab_size, lr, clip, batch_size, num_steps = corpora[v.corpus]
+        flops = train_flops_per_token(v.cell, vocab_size, v.num_hiddens or args.num_hiddens, v.embed_size,
+                                      v.num_layers, v.bidirectional)
+        ref = statistics.median(vrates[name, "PyTorch"]) if has_torch else None
+        ref_best = max(vrates[name, "PyTorch"]) if has_torch else None
+        for impl in impls[1:]:
+            med, best = statistics.median(vrates[name, impl]), max(vrates[name, impl])
+            gflops = med * flops / 1e9
+            vs = f"{med / ref:.2f}x" if ref else "–"
+            vs_best = f"{best / ref_best:.2f}x" if ref_best else "–"
+            vrows.append(f"| {v.title} (`{name}`) | {impl} | {batch_size} x {num_steps}, SGD {lr:g}, clip {clip:g} | "
+                         f"{vparams[name, impl]:,} | {med:,.0f} | {vs} | {gflops:.2f} | {gflops / peak:.1%} | "
+                         f"{best:,.0f} | {vs_best} | {', '.join(f'{r:,.0f}' for r in vrates[name, impl])} |")
     if has_torch:
         ratios = [f"{c.upper()} " + " / ".join(
             f"{statistics.median(rates[c, i]) / statistics.median(rates[c, 'PyTorch']):.2f}x" for i in IMPLS[:2])
             for c in args.cells]
         headline = (f"training tokens/s of the course's models against PyTorch (median, {args.threads} threads, "
                     f"scratch / Gluon): {', '.join(ratios)}.")
+        if variants:
+            headline += " Larger models, Gluon: " + ", ".join(
+                f"{v.title} {statistics.median(vrates[n, 'Gluon']) / statistics.median(vrates[n, 'PyTorch']):.2f}x"
+                for n, v in variants.items()) + "."
     else:
         headline = "PyTorch not run: " + ", ".join(
             f"{c.upper()} {i} {statistics.median(rates[c, i]):,.0f} tokens/s" for c in args.cells for i in impls) + "."
@@ -310,6 +461,17 @@ def main() -> int:
         "| --- | ---: | ---: |",
         *flop_lines,
     ]
+    if variants:
+        lines += [
+            "",
+            "## Larger models, Gluon against PyTorch",
+            "",
+            "Same runs, interleaved with the rows above; each model in its own chapter's configuration "
+            "(see bench/model_speed.py's docstring). FLOPs per token count every layer and direction "
+            "(2·G·H·(input + H) each) and the output layer; the PTB model's input is its 200-wide embedding.",
+            "",
+            *vrows,
+        ]
     print("\n".join(lines))
     if args.report:
         report = Path(args.report)

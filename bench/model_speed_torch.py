@@ -2,6 +2,8 @@
 
 Usage (from bench/model_speed.py, in the benchmark-only venv, never the course's .venv):
   .venv-bench/bin/python bench/model_speed_torch.py train --cell gru --data BATCHES.npy --vocab-size 28
+  .venv-bench/bin/python bench/model_speed_torch.py train --cell lstm --num-layers 2 --embed-size 200 \
+      --num-hiddens 200 --dropout 0.2 --tied --data PTB.npy --vocab-size 10000 --lr 20 --clip 0.25
   .venv-bench/bin/python bench/model_speed_torch.py params --vocab-size 28 --num-hiddens 256
   .venv-bench/bin/python bench/model_speed_torch.py gemm --sizes 1024 2048
 
@@ -31,16 +33,35 @@ LAYERS = {"rnn": lambda v, h: nn.RNN(v, h, nonlinearity="tanh"), "gru": nn.GRU, 
 
 
 class TorchLM(nn.Module):
-    def __init__(self, cell: str, vocab_size: int, num_hiddens: int):
+    """One-hot (or, with ``embed_size``, embedded) input -> recurrent layer(s) -> Linear head.
+
+    The larger variants of model_speed.py: ``num_layers``, ``bidirectional``,
+    and the PTB model's embedding, dropout (on the embeddings, between the
+    layers, on the outputs, as seqmx.wordlm.WordLM) and tied output weight.
+    """
+
+    def __init__(self, cell: str, vocab_size: int, num_hiddens: int, num_layers: int = 1,
+                 bidirectional: bool = False, embed_size: int | None = None, dropout: float = 0.0,
+                 tied: bool = False):
         super().__init__()
         self.vocab_size = vocab_size
-        self.rnn = LAYERS[cell](vocab_size, num_hiddens)
-        self.dense = nn.Linear(num_hiddens, vocab_size)
+        self.embedding = nn.Embedding(vocab_size, embed_size) if embed_size else None
+        width = embed_size or vocab_size
+        kw = dict(num_layers=num_layers, bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = (nn.RNN(width, num_hiddens, nonlinearity="tanh", **kw) if cell == "rnn"
+                    else LAYERS[cell](width, num_hiddens, **kw))
+        self.drop = nn.Dropout(dropout)
+        self.dense = nn.Linear(num_hiddens * (2 if bidirectional else 1), vocab_size)
+        if tied:
+            self.dense.weight = self.embedding.weight        # (vocab_size, embed_size == num_hiddens)
 
     def forward(self, X, state):
-        X = F.one_hot(X.T, self.vocab_size).float()           # (num_steps, batch_size, vocab_size)
-        Y, state = self.rnn(X, state)                         # Y: (num_steps, batch_size, num_hiddens)
-        return self.dense(Y).reshape(-1, self.vocab_size), state  # (num_steps * batch_size, vocab_size)
+        if self.embedding is None:
+            X = F.one_hot(X.T, self.vocab_size).float()       # (num_steps, batch_size, vocab_size)
+        else:
+            X = self.drop(self.embedding(X.T))                # (num_steps, batch_size, embed_size)
+        Y, state = self.rnn(X, state)                         # Y: (num_steps, batch_size, num_hiddens * dirs)
+        return self.dense(self.drop(Y)).reshape(-1, self.vocab_size), state  # (num_steps * batch_size, vocab)
 
 
 def num_params(net: nn.Module) -> int:
@@ -90,6 +111,11 @@ def main() -> int:
     p.add_argument("--data", help="minibatches .npy (num_batches, 2, batch_size, num_steps)")
     p.add_argument("--vocab-size", type=int, default=28)
     p.add_argument("--num-hiddens", type=int, default=256)
+    p.add_argument("--num-layers", type=int, default=1)
+    p.add_argument("--bidirectional", action="store_true")
+    p.add_argument("--embed-size", type=int)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--tied", action="store_true")
     p.add_argument("--lr", type=float, default=1.0)
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--warmup", type=int, default=3)
@@ -105,9 +131,12 @@ def main() -> int:
     if args.mode == "gemm":
         out["gflops"] = gemm_gflops(args.sizes, args.repeat)
     elif args.mode == "params":  # every cell at once: one interpreter start for the test
-        out["parameters"] = {cell: num_params(TorchLM(cell, args.vocab_size, args.num_hiddens)) for cell in LAYERS}
+        out["parameters"] = {cell: num_params(TorchLM(cell, args.vocab_size, args.num_hiddens, args.num_layers,
+                                                      args.bidirectional, args.embed_size, args.dropout, args.tied))
+                             for cell in LAYERS}
     else:
-        net = TorchLM(args.cell, args.vocab_size, args.num_hiddens)
+        net = TorchLM(args.cell, args.vocab_size, args.num_hiddens, args.num_layers, args.bidirectional,
+                      args.embed_size, args.dropout, args.tied)
         data = torch.from_numpy(np.load(args.data).astype(np.int64))  # (num_batches, 2, batch_size, num_steps)
         batches = [(b[0], b[1]) for b in data]
         train(net, batches[:args.warmup], args.lr, args.clip)

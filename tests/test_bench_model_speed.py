@@ -10,6 +10,7 @@ that venv is missing.
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("model_speed", REPO / "bench" / "model_speed.py")
 model_speed = importlib.util.module_from_spec(spec)
+sys.modules["model_speed"] = model_speed  # its dataclass looks its module up there
 spec.loader.exec_module(model_speed)
 
 VOCAB, HIDDENS = 7, 5
@@ -51,3 +53,34 @@ def test_torch_model_has_the_course_models_parameters():
     torch_params = json.loads(proc.stdout)["parameters"]
     for cell in model_speed.GATES:
         assert torch_params[cell] == model_speed.course_params(cell, "Gluon", VOCAB, HIDDENS)
+
+
+def test_flops_of_deep_and_bidirectional_layers_by_hand():
+    # V = 3, H = 2, LSTM (G = 4). Layer 1: 4 blocks of 2*3*2 + 2*2*2 = 80; layer 2 reads H = 2: 4 * (8 + 8) = 64;
+    # output 2*2*3 = 12 -> 156
+    assert model_speed.train_flops_per_token("lstm", 3, 2, num_layers=2) == 3 * 156
+    # bidirectional: two cells of 80, the output layer reads 2H = 4: 2*4*3 = 24 -> 184
+    assert model_speed.train_flops_per_token("lstm", 3, 2, bidirectional=True) == 3 * 184
+
+
+SMALL_VARIANTS = {  # the benchmark's variants at a size a test can build
+    "lstm-deep": model_speed.Variant("lstm", num_layers=2, num_hiddens=HIDDENS),
+    "lstm-bi": model_speed.Variant("lstm", bidirectional=True, num_hiddens=HIDDENS),
+    "ptb-lstm": model_speed.Variant("lstm", corpus="ptb", num_layers=2, embed_size=HIDDENS, num_hiddens=HIDDENS,
+                                    dropout=0.2, tied=True),
+}
+
+
+def test_torch_variants_have_the_course_models_parameters():
+    """Deep, bidirectional and the tied PTB model: the same parameter count in Gluon and PyTorch."""
+    assert set(SMALL_VARIANTS) == set(model_speed.VARIANTS)
+    python = model_speed.TORCH_PYTHON
+    if not python.exists():
+        pytest.skip(f"no benchmark venv: {model_speed.MAKE_VENV}")
+    for name, v in SMALL_VARIANTS.items():
+        gluon = model_speed.variant_params(v, VOCAB, HIDDENS)
+        proc = subprocess.run([str(python), str(model_speed.TORCH_SCRIPT), "params", "--vocab-size", str(VOCAB),
+                               *model_speed.torch_variant_options(v, HIDDENS)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["parameters"][v.cell] == gluon, name
