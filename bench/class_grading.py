@@ -4,7 +4,8 @@ Usage: python bench/class_grading.py [ASSIGNMENT] [--n 40] [--report bench/repor
 
 The class is ``--n`` synthetic submissions of one assignment (default ps06-bptt, the slowest to
 grade): the reference solution, the blank release and the committed wrong fixtures of
-tests/fixtures/<assignment>/, dealt round-robin to students s001, s002, ... Three runs, each in a
+tests/fixtures/<assignment>/, dealt round-robin to students s001, s002, ..., each notebook made distinct by a closing markdown cell
+naming its student. Three runs, each in a
 fresh scratch course, one after the other in the same session:
 
 - ``course x1``: ``python -m autograder grade --workers 1`` (sandbox on, verdicts outside it);
@@ -32,6 +33,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
+
 from common import COURSE, REPO, run, scratch_course, write_report
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -55,7 +58,11 @@ def synthetic_class(root: Path, assignment: str, release: Path, n: int) -> dict[
         kind, nb = kinds[i % len(kinds)]
         student = f"s{i + 1:03d}"
         (root / student).mkdir(parents=True)
-        shutil.copy(nb, root / student / src.name)
+        # no two submissions alike: each carries its student's note at the end (a grader that cached
+        # identical notebooks would gain nothing here; this one caches nothing, and the note is ignored)
+        notebook = nbformat.read(nb, as_version=4)
+        notebook.cells.append(nbformat.v4.new_markdown_cell(f"Submitted by {student}."))
+        nbformat.write(notebook, root / student / src.name)
         students[student] = (root / student / src.name, kind)
     return students
 
