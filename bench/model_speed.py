@@ -378,18 +378,21 @@ def main() -> int:
     rows = ["| model | impl | parameters | tokens/s (median) | vs PyTorch | GFLOP/s | share of peak "
             "| tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    def speed_cells(runs: list, torch_runs: list | None, flops: int) -> str:
+        """The table cells from 'tokens/s (median)' to 'runs' of one row."""
+        med, best = statistics.median(runs), max(runs)
+        gflops = med * flops / 1e9
+        vs = f"{med / statistics.median(torch_runs):.2f}x" if torch_runs else "–"
+        vs_best = f"{best / max(torch_runs):.2f}x" if torch_runs else "–"
+        return (f"{med:,.0f} | {vs} | {gflops:.2f} | {gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
+                f"{', '.join(f'{r:,.0f}' for r in runs)} |")
+
     for cell in args.cells:
         flops = train_flops_per_token(cell, V, args.num_hiddens)
-        ref = statistics.median(rates[cell, "PyTorch"]) if has_torch else None
-        ref_best = max(rates[cell, "PyTorch"]) if has_torch else None
+        torch_runs = rates[cell, "PyTorch"] if has_torch else None
         for impl in impls:
-            med, best = statistics.median(rates[cell, impl]), max(rates[cell, impl])
-            gflops = med * flops / 1e9
-            vs = f"{med / ref:.2f}x" if ref else "–"
-            vs_best = f"{best / ref_best:.2f}x" if ref_best else "–"
-            rows.append(f"| {cell.upper()} | {impl} | {params[cell, impl]:,} | {med:,.0f} | {vs} | {gflops:.2f} | "
-                        f"{gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
-                        f"{', '.join(f'{r:,.0f}' for r in rates[cell, impl])} |")
+            rows.append(f"| {cell.upper()} | {impl} | {params[cell, impl]:,} | "
+                        + speed_cells(rates[cell, impl], torch_runs, flops))
     vrows = ["| model | impl | minibatch | parameters | tokens/s (median) | vs PyTorch | GFLOP/s | share of peak "
              "| tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -397,16 +400,10 @@ def main() -> int:
         _, vocab_size, lr, clip, batch_size, num_steps = corpora[v.corpus]
         flops = train_flops_per_token(v.cell, vocab_size, v.num_hiddens or args.num_hiddens, v.embed_size,
                                       v.num_layers, v.bidirectional)
-        ref = statistics.median(vrates[name, "PyTorch"]) if has_torch else None
-        ref_best = max(vrates[name, "PyTorch"]) if has_torch else None
+        torch_runs = vrates[name, "PyTorch"] if has_torch else None
         for impl in impls[1:]:
-            med, best = statistics.median(vrates[name, impl]), max(vrates[name, impl])
-            gflops = med * flops / 1e9
-            vs = f"{med / ref:.2f}x" if ref else "–"
-            vs_best = f"{best / ref_best:.2f}x" if ref_best else "–"
             vrows.append(f"| {v.title} (`{name}`) | {impl} | {batch_size} x {num_steps}, SGD {lr:g}, clip {clip:g} | "
-                         f"{vparams[name, impl]:,} | {med:,.0f} | {vs} | {gflops:.2f} | {gflops / peak:.1%} | "
-                         f"{best:,.0f} | {vs_best} | {', '.join(f'{r:,.0f}' for r in vrates[name, impl])} |")
+                         f"{vparams[name, impl]:,} | " + speed_cells(vrates[name, impl], torch_runs, flops))
     if has_torch:
         ratios = [f"{c.upper()} " + " / ".join(
             f"{statistics.median(rates[c, i]) / statistics.median(rates[c, 'PyTorch']):.2f}x" for i in IMPLS[:2])
