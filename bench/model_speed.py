@@ -186,10 +186,11 @@ def run_variant(v: Variant, batches: list, vocab_size: int, args, lr: float, cli
 
     from seqmx import rnn
     net = make_variant_net(v, vocab_size, args.num_hiddens, args.seed)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
-    rnn.train_epoch(net, Batches(batches[:args.warmup]), lr, clip, trainer)
-    timed = batches[args.warmup:args.warmup + args.timed]
-    return rnn.train_epoch(net, Batches(timed), lr, clip, trainer)["tokens_per_sec"]
+    with rnn.fused_weights(net):  # as seqmx.rnn.train and seqmx.wordlm.train run it
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+        rnn.train_epoch(net, Batches(batches[:args.warmup]), lr, clip, trainer)
+        timed = batches[args.warmup:args.warmup + args.timed]
+        return rnn.train_epoch(net, Batches(timed), lr, clip, trainer)["tokens_per_sec"]
 
 
 def torch_variant_options(v: Variant, num_hiddens: int) -> list[str]:
@@ -221,11 +222,12 @@ def run_course(cell: str, impl: str, batches: list, vocab_size: int, args) -> fl
 
     from seqmx import rnn
     net = make_course_net(cell, impl, vocab_size, args.num_hiddens, args.seed)
-    trainer = (gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": args.lr})
-               if impl == "Gluon" else None)  # as seqmx.rnn.train makes it
-    rnn.train_epoch(net, Batches(batches[:args.warmup]), args.lr, args.clip, trainer)
-    timed = batches[args.warmup:args.warmup + args.timed]
-    return rnn.train_epoch(net, Batches(timed), args.lr, args.clip, trainer)["tokens_per_sec"]
+    with rnn.fused_weights(net):  # as seqmx.rnn.train runs it (a scratch model passes through)
+        trainer = (gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": args.lr})
+                   if impl == "Gluon" else None)  # as seqmx.rnn.train makes it
+        rnn.train_epoch(net, Batches(batches[:args.warmup]), args.lr, args.clip, trainer)
+        timed = batches[args.warmup:args.warmup + args.timed]
+        return rnn.train_epoch(net, Batches(timed), args.lr, args.clip, trainer)["tokens_per_sec"]
 
 
 def run_torch(mode: str, torch_python: Path, *options: str) -> dict:
