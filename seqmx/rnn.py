@@ -306,7 +306,8 @@ def _fusable_layers(block, seen=None):
         if isinstance(child, grnn.rnn_layer._RNNLayer):
             params = list(child.collect_params().values())
             if (not child._use_sequence_length and getattr(block, name, None) is child
-                    and all(p._data is not None and p.grad_req == "write" for p in params)):
+                    and all(p._data is not None and p.grad_req == "write" and len(p.list_ctx()) == 1
+                            for p in params)):
                 yield block, name, child
         else:
             yield from _fusable_layers(child)
