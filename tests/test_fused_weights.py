@@ -97,3 +97,13 @@ def test_a_scratch_model_passes_through_unchanged():
     net = rnn.RNNModelScratch(VOCAB, 8, None, rnn.get_rnn_params, rnn.init_rnn_state, rnn.rnn)
     with rnn.fused_weights(net) as same:
         assert same is net
+
+
+def test_predictions_printed_during_training_come_from_the_fused_layer(capsys):
+    net = make("lstm")
+    vocab = type("Vocab", (), {"__getitem__": lambda self, t: int(t), "to_tokens": lambda self, i: str(i % 10)})()
+    history = rnn.train(net, loader(), None, 0.5, 1, verbose_every=1, vocab=vocab, prefixes=("12",))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("epoch 1:") and len(printed[1].strip()) == 42  # the prefix and 40 tokens
+    assert rnn.predict("12", 40, net, vocab) == printed[1].strip()  # the same model after the exit
+    assert history.train_ppl[0] > 1
