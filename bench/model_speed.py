@@ -10,6 +10,11 @@ num_steps 35, num_hiddens 256, lr 1, gradient clipping at 1):
 
 - scratch: seqmx.rnn.RNNModelScratch with seqmx.rnn.rnn (tanh), seqmx.gru.gru
   (d2l's form: reset before the product) and seqmx.lstm.lstm;
+- scratch, fused gates: the same RNNModelScratch, parameters and
+  initialisation, with seqmx.fused.rnn_fused / gru_fused / lstm_fused as the
+  forward (issue 15): gate blocks concatenated, the input product done once
+  for all steps, one recurrent product per step (two for d2l's GRU, whose
+  candidate needs the reset gate first), one output product;
 - Gluon: seqmx.rnn.RNNModel around gluon rnn.RNN(tanh) / GRU / LSTM,
   initialised and hybridized as seqmx.compare.measure does;
 - PyTorch: the same model (one-hot input, one torch.nn.RNN/GRU/LSTM layer,
@@ -37,8 +42,8 @@ The course models train with the course's step, seqmx.rnn.train_epoch
 (scratch: seqmx.rnn.sgd; Gluon: a gluon.Trainer with SGD as seqmx.rnn.train
 makes). Each run trains ``--warmup`` minibatches (not timed), then times
 ``--timed`` minibatches; runs are repeated ``--repeat`` times, interleaved
-model by model (scratch, Gluon, PyTorch) so that other jobs on the machine
-slow all three alike, and the median is reported.
+model by model (scratch, scratch with fused gates, Gluon, PyTorch) so that
+other jobs on the machine slow them all alike, and the median is reported.
 
 Threads: OMP_NUM_THREADS is set to ``--threads`` before MXNet (and the
 course's NumPy) is imported, and torch.set_num_threads(``--threads``) in the
@@ -50,7 +55,9 @@ gate blocks (RNN 1, GRU 3, LSTM 4), input width X (the one-hot vocabulary V,
 as the course feeds it) and H hidden units does 2*G*H*(X+H) in the forward
 pass, the output layer 2*H*V; the backward pass is counted as twice the
 forward, so training = 3 * (2*G*H*(X+H) + 2*H*V). Element-wise gate
-arithmetic, softmax and the optimiser are not counted. Achieved GFLOP/s =
+arithmetic, softmax and the optimiser are not counted. The count is the
+model's: the fused scratch forward does the same products, only fewer and
+larger ones. Achieved GFLOP/s =
 tokens/s * that count; the peak is the best float32 square matmul rate
 (sizes 1024 and 2048) of MXNet's mx.nd.dot, the course's NumPy and
 torch.mm, each on ``--threads`` threads, measured in the same run before and
@@ -76,7 +83,10 @@ TORCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 TORCH_SCRIPT = REPO / "bench" / "model_speed_torch.py"
 MAKE_VENV = "python3 -m venv .venv-bench && .venv-bench/bin/pip install -r bench/requirements.txt"
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-IMPLS = ("scratch", "Gluon", "PyTorch")
+IMPLS = ("scratch", "scratch, fused gates", "Gluon", "PyTorch")
+COURSE_IMPLS = IMPLS[:3]           # the course's own models: every cell row
+VARIANT_IMPLS = ("Gluon", "PyTorch")  # the larger models have no scratch version
+SCRATCH_IMPLS = IMPLS[:2]          # RNNModelScratch: the course's step-by-step forward, or seqmx.fused's
 
 
 def train_flops_per_token(cell: str, vocab_size: int, num_hiddens: int, num_inputs: int | None = None,
@@ -140,13 +150,15 @@ class Batches:
 def make_course_net(cell: str, impl: str, vocab_size: int, num_hiddens: int, seed: int):
     from mxnet.gluon import rnn as grnn
 
-    from seqmx import gru, lstm, rnn
+    from seqmx import fused, gru, lstm, rnn
     rnn.set_seed(seed)
-    if impl == "scratch":
-        fns = {"rnn": (rnn.get_rnn_params, rnn.init_rnn_state, rnn.rnn),
-               "gru": (gru.get_gru_params, gru.init_gru_state, gru.gru),
-               "lstm": (lstm.get_lstm_params, lstm.init_lstm_state, lstm.lstm)}[cell]
-        return rnn.RNNModelScratch(vocab_size, num_hiddens, None, *fns)
+    if impl in SCRATCH_IMPLS:  # the same parameters and state; only the forward function differs
+        get_params, init_state, forward = {"rnn": (rnn.get_rnn_params, rnn.init_rnn_state, rnn.rnn),
+                                           "gru": (gru.get_gru_params, gru.init_gru_state, gru.gru),
+                                           "lstm": (lstm.get_lstm_params, lstm.init_lstm_state, lstm.lstm)}[cell]
+        if impl == "scratch, fused gates":
+            forward = {"rnn": fused.rnn_fused, "gru": fused.gru_fused, "lstm": fused.lstm_fused}[cell]
+        return rnn.RNNModelScratch(vocab_size, num_hiddens, None, get_params, init_state, forward)
     layer = {"rnn": lambda: grnn.RNN(num_hiddens, activation="tanh"),
              "gru": lambda: grnn.GRU(num_hiddens), "lstm": lambda: grnn.LSTM(num_hiddens)}[cell]()
     net = rnn.RNNModel(layer, vocab_size)
@@ -332,13 +344,14 @@ def main() -> int:
 
     peaks = measure_peaks()  # again at the end: other jobs can only lower a rate, so the best of both counts
 
-    impls = IMPLS if has_torch else IMPLS[:2]
-    params = {(c, i): course_params(c, i, V, args.num_hiddens) for c in args.cells for i in IMPLS[:2]}
+    impls = IMPLS if has_torch else COURSE_IMPLS
+    vimpls = [i for i in impls if i in VARIANT_IMPLS]
+    params = {(c, i): course_params(c, i, V, args.num_hiddens) for c in args.cells for i in COURSE_IMPLS}
     rates: dict = {(c, i): [] for c in args.cells for i in impls}
     loads = [load_start[0]]  # the 1-minute load average after every run: how busy the machine was
     variants = {n: VARIANTS[n] for n in args.variants}
     vparams = {(n, "Gluon"): variant_params(v, corpora[v.corpus][1], args.num_hiddens) for n, v in variants.items()}
-    vrates: dict = {(n, i): [] for n in variants for i in impls[1:]}
+    vrates: dict = {(n, i): [] for n in variants for i in vimpls}
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for name, (bs, *_) in corpora.items():
@@ -350,7 +363,7 @@ def main() -> int:
         for run in range(args.repeat):
             for name, v in variants.items():
                 bs, vocab_size, lr, clip, _, _ = corpora[v.corpus]
-                for impl in impls[1:]:
+                for impl in vimpls:
                     if impl == "PyTorch":
                         out = run_torch("train", torch_python, "--vocab-size", str(vocab_size),
                                         "--threads", str(args.threads), "--seed", str(args.seed),
@@ -403,15 +416,15 @@ def main() -> int:
         flops = train_flops_per_token(v.cell, vocab_size, v.num_hiddens or args.num_hiddens, v.embed_size,
                                       v.num_layers, v.bidirectional)
         torch_runs = vrates[name, "PyTorch"] if has_torch else None
-        for impl in impls[1:]:
+        for impl in vimpls:
             vrows.append(f"| {v.title} (`{name}`) | {impl} | {batch_size} x {num_steps}, SGD {lr:g}, clip {clip:g} | "
                          f"{vparams[name, impl]:,} | " + speed_cells(vrates[name, impl], torch_runs, flops))
     if has_torch:
         ratios = [f"{c.upper()} " + " / ".join(
-            f"{statistics.median(rates[c, i]) / statistics.median(rates[c, 'PyTorch']):.2f}x" for i in IMPLS[:2])
+            f"{statistics.median(rates[c, i]) / statistics.median(rates[c, 'PyTorch']):.2f}x" for i in COURSE_IMPLS)
             for c in args.cells]
         headline = (f"training tokens/s of the course's models against PyTorch (median, {args.threads} threads, "
-                    f"scratch / Gluon): {', '.join(ratios)}.")
+                    f"scratch / scratch with fused gates / Gluon): {', '.join(ratios)}.")
         if variants:
             headline += " Larger models, Gluon: " + ", ".join(
                 f"{v.title} {statistics.median(vrates[n, 'Gluon']) / statistics.median(vrates[n, 'PyTorch']):.2f}x"
@@ -441,7 +454,7 @@ def main() -> int:
         f"(OMP_NUM_THREADS={args.threads} for MXNet, torch.set_num_threads({args.threads})), seed {args.seed}. "
         f"Each run trains {args.warmup} minibatches untimed, then times {args.timed} "
         f"({args.timed * args.batch_size * args.num_steps:,} tokens); {args.repeat} runs per row, interleaved "
-        "scratch / Gluon / PyTorch model by model. `vs PyTorch` is the ratio of medians, "
+        "scratch / scratch with fused gates / Gluon / PyTorch model by model. `vs PyTorch` is the ratio of medians, "
         "course / PyTorch (above 1: the course model is faster); GFLOP/s and share of peak are of the median. "
         "Best is the fastest run: other jobs can only slow a run down, so it is the least disturbed estimate.",
         "",
@@ -454,7 +467,8 @@ def main() -> int:
         "FLOP model (dense matrix products per training token, one-hot input of width V, as the course "
         "feeds it): forward 2·G·H·(V+H) for the cell plus 2·H·V for the output layer, backward counted as twice "
         "the forward, so 3·(2·G·H·(V+H) + 2·H·V); gate element-wise arithmetic, softmax and the optimiser "
-        "are not counted.",
+        "are not counted. The count is the model's: the scratch model with fused gates (seqmx.fused) does the "
+        "same products, as fewer and larger ones.",
         "",
         "| model | G | FLOPs per training token |",
         "| --- | ---: | ---: |",

@@ -84,3 +84,40 @@ def test_torch_variants_have_the_course_models_parameters():
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["parameters"][v.cell] == gluon, name
+
+
+def test_fused_scratch_row_is_the_scratch_model_with_the_fused_forward():
+    """'scratch, fused gates': same parameters (count and values) as 'scratch', same logits, seqmx.fused's forward."""
+    from mxnet import np
+
+    from seqmx import fused
+    assert "scratch, fused gates" in model_speed.COURSE_IMPLS
+    forwards = {"rnn": fused.rnn_fused, "gru": fused.gru_fused, "lstm": fused.lstm_fused}
+    X = np.array([[1, 2, 3, 4], [5, 6, 0, 1]])  # (batch_size, num_steps) token ids
+    for cell in model_speed.GATES:
+        assert (model_speed.course_params(cell, "scratch, fused gates", VOCAB, HIDDENS)
+                == model_speed.course_params(cell, "scratch", VOCAB, HIDDENS))
+        plain = model_speed.make_course_net(cell, "scratch", VOCAB, HIDDENS, seed=3)
+        fast = model_speed.make_course_net(cell, "scratch, fused gates", VOCAB, HIDDENS, seed=3)
+        assert fast.forward_fn is forwards[cell], cell
+        for a, b in zip(plain.parameters(), fast.parameters()):
+            assert (a == b).all(), f"{cell}: the fused row starts from other weights"
+        out_plain, _ = plain(X, plain.begin_state(2))
+        out_fast, _ = fast(X, fast.begin_state(2))
+        assert abs(out_plain - out_fast).max() < 1e-6, cell
+
+
+def test_report_has_a_fused_scratch_row_per_cell_with_speed_and_share_of_peak(tmp_path):
+    """A tiny run without PyTorch: every cell gets its 'scratch, fused gates' row, with GFLOP/s and share of peak."""
+    report = tmp_path / "report.md"
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "model_speed.py"), "--torch-python",
+                           str(tmp_path / "no-python"), "--threads", "1", "--repeat", "1", "--warmup", "1",
+                           "--timed", "1", "--num-hiddens", "8", "--gemm-sizes", "64", "--variants",
+                           "--report", str(report)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split(" | ") for line in report.read_text().splitlines() if line.startswith("| ") and " | " in line]
+    fused_rows = {r[0].strip("| ") for r in rows if len(r) > 1 and r[1] == "scratch, fused gates"}
+    assert fused_rows == {"RNN", "GRU", "LSTM"}, report.read_text()
+    for r in rows:
+        if len(r) > 1 and r[1] == "scratch, fused gates":
+            assert r[4] == "–" and float(r[5]) > 0 and r[6].endswith("%"), r  # no PyTorch: no ratio; GFLOP/s; share
