@@ -16,7 +16,9 @@ num_steps 35, num_hiddens 256, lr 1, gradient clipping at 1):
   for all steps, one recurrent product per step (two for d2l's GRU, whose
   candidate needs the reset gate first), one output product;
 - Gluon: seqmx.rnn.RNNModel around gluon rnn.RNN(tanh) / GRU / LSTM,
-  initialised and hybridized as seqmx.compare.measure does;
+  initialised and hybridized as seqmx.compare.measure does, trained inside
+  seqmx.rnn.fused_weights as seqmx.rnn.train trains it (the layer's weights
+  in the one flat vector the fused kernel reads);
 - PyTorch: the same model (one-hot input, one torch.nn.RNN/GRU/LSTM layer,
   Linear head) in bench/model_speed_torch.py, run as a subprocess in the
   benchmark-only venv .venv-bench (bench/requirements.txt) on the very same
