@@ -23,6 +23,7 @@ adds one per executed notebook) and myst-nb's "Executed notebook" log lines.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -78,6 +79,30 @@ def cache_records(book: Path) -> dict[int, str]:
     return {r.pk: Path(r.uri).stem for r in get_cache(path).list_cache_records()}
 
 
+def execution_seconds(cache: Path) -> dict[str, float]:
+    """Chapter -> seconds its notebook took to execute, as jupyter-cache recorded it (a cache folder such
+    as ``_build/.jupyter_cache``, or a JSON file of the same mapping)."""
+    if cache.suffix == ".json":
+        return json.loads(cache.read_text())
+    from jupyter_cache import get_cache
+    return {Path(r.uri).stem: float(r.data["execution_seconds"]) for r in get_cache(cache).list_cache_records()
+            if "execution_seconds" in (r.data or {})}
+
+
+def chapter_table(chapters: dict[str, float], before: dict[str, float]) -> list[str]:
+    """Markdown rows of each chapter's execution seconds, slowest first, with a 'before' column if given."""
+    rows = (["| chapter | before s | now s |", "| --- | ---: | ---: |"] if before else
+            ["| chapter | s |", "| --- | ---: |"])
+    for name, secs in sorted(chapters.items(), key=lambda kv: -kv[1]):
+        was = (f"{before[name]:.1f} | " if name in before else "| ") if before else ""
+        rows.append(f"| {name} | {was}{secs:.1f} |")
+    if chapters:
+        slowest = max(chapters, key=chapters.get)
+        rows += ["", f"Slowest chapter: {slowest} {chapters[slowest]:.1f} s; all {len(chapters)} together "
+                 f"{sum(chapters.values()):.0f} s" + (f" (before: {sum(before.values()):.0f} s)." if before else ".")]
+    return rows
+
+
 def build(book: Path, case: str, log: Path) -> Build:
     env = dict(os.environ, MPLCONFIGDIR=str(VENV / "matplotlib"))
     # the copy's seqmx and autograder (and through them its data/) rather than the editable install's,
@@ -113,7 +138,11 @@ def main() -> int:
     p.add_argument("--touch", metavar="CHAPTER", help="also time rebuilds after editing chapters/CHAPTER.md")
     p.add_argument("--keep", action="store_true", help="keep the temporary copy and the build logs")
     p.add_argument("--report", help="write the markdown report here (e.g. bench/reports/book-build.md)")
+    p.add_argument("--before", type=Path, metavar="CACHE",
+                   help="another build's execution cache (its _build/.jupyter_cache) or a JSON of chapter -> "
+                        "seconds: its chapter times go in a 'before' column")
     args = p.parse_args()
+    before = execution_seconds(args.before) if args.before else {}
     command = shlex.join(["python", "bench/book_build.py", *sys.argv[1:]])
     started = datetime.now(timezone.utc)
     load_start = os.getloadavg()
@@ -137,6 +166,7 @@ def main() -> int:
 
     try:
         run("cold (fresh copy, no _build/)")
+        chapters = execution_seconds(book / "_build" / ".jupyter_cache")
         run("nothing changed")
         if args.touch:
             md = book / "chapters" / f"{args.touch}.md"
@@ -194,6 +224,9 @@ def main() -> int:
                       "leaves its code cells, the only cells jupyter-cache hashes, as they were: "
                       f"{len(blank.executed_records)} executed, {blank.cached_log} from the cache; the appended "
                       f"code cell executes {', '.join(code.executed_records) or 'nothing'}.")
+    lines += ["", "Chapters' execution in the cold build (seconds, as jupyter-cache recorded them), slowest "
+              "first" + (f"; before: `{args.before}`" if before else "") + ":", "",
+              *chapter_table(chapters, before)]
     if failed:
         lines += ["", f"**Failed builds** (non-zero exit): {', '.join(failed)}."]
     print("\n".join(lines))
