@@ -119,10 +119,11 @@ def main() -> int:
     stock_same = sum(scores["stock"].get(s) == e for s, e in expected.items())
     load_end = os.getloadavg()
     speedup = wall["course x1"] / wall["course x2"]
-    headline = (f"Headline: {args.n} submissions of `{args.assignment}`: course grader "
+    headline = (f"Headline: {args.n} distinct submissions of `{args.assignment}`: course grader "
                 f"{wall['course x1']:.0f} s on 1 worker, {wall['course x2']:.0f} s on 2 "
                 f"(speed-up {speedup:.2f}, efficiency {speedup / 2:.0%}); stock nbgrader {wall['stock']:.0f} s "
-                f"(course x1 / stock = {wall['course x1'] / wall['stock']:.2f}).")
+                f"(course x1 / stock = {wall['course x1'] / wall['stock']:.2f}; stock / course x2 = "
+                f"{wall['stock'] / wall['course x2']:.2f}).")
     lines = [
         "# Class grading: the course's grader on 1 and 2 workers vs stock nbgrader",
         "",
