@@ -245,8 +245,10 @@ class FusedRNN(nn.HybridBlock):
     (``l0_i2h_weight``, ``l0_h2h_weight``, ...). The fused kernel wants them
     as one vector, so Gluon 1.9 concatenates them on every forward pass and
     splits the gradient back on every backward pass: two copies of every
-    weight per minibatch, about a seventh of the chapters' LSTM training
-    step. This block holds that vector itself, in the kernel's order (all
+    weight per minibatch, between a tenth and a quarter of a training step
+    of a 256-unit LSTM in our runs (chapter "Long short-term memory (LSTM)"
+    times it).
+    This block holds that vector itself, in the kernel's order (all
     weights, then all biases; layer by layer, forward direction first), and
     calls the kernel directly. :func:`fused_weights` puts it in a model's
     place for training and copies the trained values back into the named
@@ -300,7 +302,7 @@ class FusedRNN(nn.HybridBlock):
             p.set_data(flat[start:end].reshape(p.shape))
 
 
-def _fusable_layers(block, seen=None):
+def _fusable_layers(block):
     """(parent, attribute, layer) for each Gluon recurrent layer under ``block`` that can be fused."""
     for name, child in list(block._children.items()):
         if isinstance(child, grnn.rnn_layer._RNNLayer):
