@@ -14,6 +14,7 @@ vocab_size) and returns logits (num_steps * batch_size, vocab_size).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import random
@@ -264,9 +265,7 @@ class FusedRNN(nn.HybridBlock):
                  if g != "h2r" or (projection and t == "weight")]
         named = [getattr(layer, name) for name in order]
         data = [p.data() for p in named]
-        offsets = [0]
-        for d in data:
-            offsets.append(offsets[-1] + d.size)
+        offsets = [0, *itertools.accumulate(d.size for d in data)]
         where = {id(p): (offsets[k], offsets[k + 1]) for k, p in enumerate(named)}
         with self.name_scope():
             self.weight = self.params.get("weight", shape=(offsets[-1],), dtype=data[0].dtype,
@@ -376,8 +375,10 @@ def grad_clipping(net, theta: float | None):
         params = [p for p in net.collect_params().values() if p.grad_req != "null"]
         grads = [p.grad() for p in params]
         # a fused layer's flat gradient (see FusedRNN) is summed in its named pieces, in their order
-        pieces = [g[a:b] if spans else g for p, g in zip(params, grads)
-                  for spans in [getattr(p, "fused_segments", None)] for a, b in (spans or [(0, 0)])]
+        pieces = []
+        for p, g in zip(params, grads):
+            spans = getattr(p, "fused_segments", None)
+            pieces += [g[a:b] for a, b in spans] if spans else [g]
     else:
         grads = pieces = [p.grad for p in net.params]
     # one operator for all the sums of squares (MXNet's multi_sum_sq works on classic NDArrays)
