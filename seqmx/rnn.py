@@ -327,7 +327,7 @@ def _clear_cached_graphs(block) -> None:
 
 
 @contextlib.contextmanager
-def fused_weights(net):
+def fused_weights(net, warm_up=None):
     """Inside the ``with``, ``net``'s Gluon recurrent layers run as :class:`FusedRNN`; on exit the
     trained weights are copied back and the layers put back.
 
@@ -335,14 +335,19 @@ def fused_weights(net):
     then lists each layer's one flat weight instead of its named pieces.
     Training gives the same numbers as the unfused layers, bit for bit
     (tested), only faster. A model whose shapes are still deferred is run
-    once on a (1, 1) minibatch of token 0 first, which draws its initial
-    weights exactly as its first training step would. Anything other than a
-    Gluon block passes through unchanged.
+    once first, outside ``autograd.record`` (so no dropout draws), which
+    draws its initial weights exactly as its first training step would:
+    ``warm_up()`` if given (an encoder-decoder, chapter "Sequence to
+    sequence"), else a language model's (1, 1) minibatch of token 0.
+    Anything other than a Gluon block passes through unchanged.
     """
     swaps = []
-    if isinstance(net, gluon.HybridBlock):
+    if isinstance(net, gluon.Block):
         if any(p._data is None for p in net.collect_params().values()):
-            net(np.zeros((1, 1)), net.begin_state(batch_size=1))  # finishes deferred initialisation
+            if warm_up is not None:
+                warm_up()
+            else:  # finishes deferred initialisation
+                net(np.zeros((1, 1)), net.begin_state(batch_size=1))
         for parent, name, layer in list(_fusable_layers(net)):
             fused = FusedRNN(layer)
             _set_child(parent, name, fused)

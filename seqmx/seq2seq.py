@@ -28,6 +28,7 @@ num_hiddens).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
@@ -41,7 +42,7 @@ from mxnet import autograd, gluon, np, npx
 from mxnet.gluon import nn, rnn
 
 from seqmx import data
-from seqmx.rnn import grad_clipping
+from seqmx.rnn import fused_weights, grad_clipping
 
 npx.set_np()
 
@@ -370,29 +371,33 @@ def train_seq2seq(net: EncoderDecoder, train_iter: BucketLoader, lr: float, num_
     """
     train_iter.reseed(seed)
     loss = MaskedSoftmaxCELoss()
-    trainer = trainer or gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
     rng = random.Random(seed)
     bos = tgt_vocab[BOS]
     history = Seq2SeqHistory()
     start = time.perf_counter()
-    for epoch in range(num_epochs):
-        total, count, epoch_start = 0.0, 0, time.perf_counter()
-        for X, Y, Y_valid_len in train_iter:
-            dec_input = shift_right(Y, bos)  # (batch_size, num_steps): <bos>, y_1, ..., y_{T-1}
-            num_tokens = float(Y_valid_len.sum())
-            with autograd.record():
-                Y_hat, _ = forward_teacher_forcing(net, X, dec_input, teacher_forcing_ratio, rng)
-                l = loss(Y_hat, Y, Y_valid_len).sum() / num_tokens
-            l.backward()
-            grad_clipping(net, clip_theta)
-            trainer.step(1)  # the loss is already a mean per token
-            total += float(l) * num_tokens
-            count += num_tokens
-        history.train_loss.append(total / count)
-        history.tokens_per_sec.append(count / (time.perf_counter() - epoch_start))
-        if verbose_every and (epoch + 1) % verbose_every == 0:
-            print(f"epoch {epoch + 1}: loss {history.train_loss[-1]:.3f}, "
-                  f"{history.tokens_per_sec[-1]:,.0f} tokens/s")
+    # without a caller's Trainer the LSTMs train on one flat weight vector each (seqmx.rnn.fused_weights):
+    # the same numbers, less copying; a caller's Trainer holds the named weights, so they stay
+    fused = contextlib.nullcontext() if trainer else fused_weights(net, lambda: net(np.zeros((1, 1)), np.zeros((1, 1))))
+    with fused:
+        trainer = trainer or gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
+        for epoch in range(num_epochs):
+            total, count, epoch_start = 0.0, 0, time.perf_counter()
+            for X, Y, Y_valid_len in train_iter:
+                dec_input = shift_right(Y, bos)  # (batch_size, num_steps): <bos>, y_1, ..., y_{T-1}
+                num_tokens = float(Y_valid_len.sum())
+                with autograd.record():
+                    Y_hat, _ = forward_teacher_forcing(net, X, dec_input, teacher_forcing_ratio, rng)
+                    l = loss(Y_hat, Y, Y_valid_len).sum() / num_tokens
+                l.backward()
+                grad_clipping(net, clip_theta)
+                trainer.step(1)  # the loss is already a mean per token
+                total += float(l) * num_tokens
+                count += num_tokens
+            history.train_loss.append(total / count)
+            history.tokens_per_sec.append(count / (time.perf_counter() - epoch_start))
+            if verbose_every and (epoch + 1) % verbose_every == 0:
+                print(f"epoch {epoch + 1}: loss {history.train_loss[-1]:.3f}, "
+                      f"{history.tokens_per_sec[-1]:,.0f} tokens/s")
     history.seconds = time.perf_counter() - start
     return history
 

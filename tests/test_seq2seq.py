@@ -319,6 +319,38 @@ def test_training_on_a_copy_task_reduces_the_loss(ratio):
     assert exact >= 20, f"only {exact} of 40 training sequences copied exactly"
 
 
+@pytest.mark.parametrize("ratio", [1.0, 0.5])
+def test_training_on_fused_weights_gives_the_named_weights_numbers_bit_for_bit(ratio, monkeypatch):
+    # without a Trainer, train_seq2seq trains both LSTMs on one flat weight vector each (seqmx.rnn.FusedRNN);
+    # with a caller's Trainer over the named weights it cannot, so that run is the unfused reference
+    from mxnet import gluon
+
+    from seqmx import rnn
+    fused_layers = []
+    original = rnn.FusedRNN.__init__
+
+    def spy(self, layer):
+        fused_layers.append(layer)
+        original(self, layer)
+    monkeypatch.setattr(rnn.FusedRNN, "__init__", spy)
+    _, vocab, loader = _copy_task(n=96)
+    set_seed(0)
+    fused = s2s.make_seq2seq(len(vocab), len(vocab), 8, 16, 2, dropout=0.2)
+    got = s2s.train_seq2seq(fused, loader, 0.01, 2, vocab, teacher_forcing_ratio=ratio, seed=4).train_loss
+    assert len(fused_layers) == 2  # the encoder's LSTM and the decoder's
+    set_seed(0)
+    named = s2s.make_seq2seq(len(vocab), len(vocab), 8, 16, 2, dropout=0.2)
+    trainer = gluon.Trainer(named.collect_params(), "adam", {"learning_rate": 0.01})
+    want = s2s.train_seq2seq(named, loader, 0.01, 2, vocab, teacher_forcing_ratio=ratio, seed=4,
+                             trainer=trainer).train_loss
+    assert len(fused_layers) == 2
+    assert got == want
+    a, b = fused.collect_params(), named.collect_params()
+    assert [n.split("_", 1)[1] for n in a] == [n.split("_", 1)[1] for n in b]  # the named weights are back
+    for p, q in zip(a.values(), b.values()):
+        assert onp.array_equal(p.data().asnumpy(), q.data().asnumpy()), p.name
+
+
 def test_training_is_reproducible_with_a_seed():
     _, vocab, loader = _copy_task(n=64)
     losses = []
