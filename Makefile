@@ -17,6 +17,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3" wheel
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -c "from seqmx import blas; blas.install_kernel()"  # the Jupyter kernel, with this CPU's OpenBLAS kernels
 	touch $@
 
 # Build the website into _build/html, executing every chapter (cached in _build/.jupyter_cache).

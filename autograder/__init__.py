@@ -5,3 +5,6 @@
 collecting a class's submissions from a folder or an LMS zip, the hidden
 checks and their calibrated expectations, and one-line errors for bad input.
 """
+
+import seqmx  # noqa: F401  (sets OPENBLAS_CORETYPE for this CPU: the sandboxed kernels inherit it, see seqmx.blas)
+

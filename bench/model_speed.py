@@ -136,6 +136,8 @@ def set_threads(threads: int) -> None:
     """Before MXNet or NumPy is imported: their thread pools read these once, at load."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MXNET_CPU_WORKER_NTHREADS"] = "1"
+    from seqmx import blas
+    blas.configure()  # OpenBLAS's kernels for this CPU, as `import seqmx` and the course's kernel set them
 
 
 class Batches:
@@ -194,17 +196,26 @@ def variant_params(v: Variant, vocab_size: int, num_hiddens: int) -> int:
     return rnn.num_params(net)
 
 
-def run_variant(v: Variant, batches: list, vocab_size: int, args, lr: float, clip: float) -> float:
-    """Tokens/s of the timed minibatches of a variant, trained with seqmx.rnn.train_epoch."""
+def timed_training(net, batches: list, args, lr: float, clip: float) -> float:
+    """Tokens/s of the timed minibatches, after the warm-up ones, as seqmx.rnn.train trains ``net``.
+
+    Gluon models: inside seqmx.rnn.fused_weights, with a gluon.Trainer (SGD) made there, as
+    seqmx.rnn.train and seqmx.wordlm.train do; scratch models pass through with seqmx.rnn.sgd.
+    """
     from mxnet import gluon
 
     from seqmx import rnn
-    net = make_variant_net(v, vocab_size, args.num_hiddens, args.seed)
-    with rnn.fused_weights(net):  # as seqmx.rnn.train and seqmx.wordlm.train run it
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    with rnn.fused_weights(net):
+        trainer = (gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+                   if isinstance(net, gluon.Block) else None)
         rnn.train_epoch(net, Batches(batches[:args.warmup]), lr, clip, trainer)
         timed = batches[args.warmup:args.warmup + args.timed]
         return rnn.train_epoch(net, Batches(timed), lr, clip, trainer)["tokens_per_sec"]
+
+
+def run_variant(v: Variant, batches: list, vocab_size: int, args, lr: float, clip: float) -> float:
+    """Tokens/s of the timed minibatches of a variant, trained with seqmx.rnn.train_epoch."""
+    return timed_training(make_variant_net(v, vocab_size, args.num_hiddens, args.seed), batches, args, lr, clip)
 
 
 def torch_variant_options(v: Variant, num_hiddens: int) -> list[str]:
@@ -232,16 +243,8 @@ def course_params(cell: str, impl: str, vocab_size: int, num_hiddens: int) -> in
 
 def run_course(cell: str, impl: str, batches: list, vocab_size: int, args) -> float:
     """Tokens/s of the timed minibatches, trained with seqmx.rnn.train_epoch."""
-    from mxnet import gluon
-
-    from seqmx import rnn
     net = make_course_net(cell, impl, vocab_size, args.num_hiddens, args.seed)
-    with rnn.fused_weights(net):  # as seqmx.rnn.train runs it (a scratch model passes through)
-        trainer = (gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": args.lr})
-                   if impl == "Gluon" else None)  # as seqmx.rnn.train makes it
-        rnn.train_epoch(net, Batches(batches[:args.warmup]), args.lr, args.clip, trainer)
-        timed = batches[args.warmup:args.warmup + args.timed]
-        return rnn.train_epoch(net, Batches(timed), args.lr, args.clip, trainer)["tokens_per_sec"]
+    return timed_training(net, batches, args, args.lr, args.clip)
 
 
 def run_torch(mode: str, torch_python: Path, *options: str) -> dict:
@@ -302,7 +305,7 @@ def main() -> int:
     import mxnet as mx
     import numpy as onp
 
-    from seqmx import rnn
+    from seqmx import blas, rnn
 
     torch_python = Path(args.torch_python)
     has_torch = torch_python.exists()
@@ -445,8 +448,8 @@ def main() -> int:
         f"{platform.python_version()}, MXNet {mx.__version__}, d2l {d2l.__version__}, NumPy {onp.__version__}"
         + (f", PyTorch {torch_version} (CPU build, in .venv-bench)" if has_torch else ", PyTorch not run") + ".",
         f"Command: `{command}`."
-        + (f" OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} was set on this machine: the OpenBLAS inside "
-           "MXNet and NumPy ran that kernel (PyTorch's CPU build uses MKL, BLAS_INFO=mkl)."
+        + (f" OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} (seqmx.blas, for this CPU): the OpenBLAS "
+           f"inside MXNet ran its {blas.mxnet_kernels()} kernels (PyTorch's CPU build uses MKL, BLAS_INFO=mkl)."
            if "OPENBLAS_CORETYPE" in os.environ else ""),
         "",
         f"Headline: {headline}",

@@ -16,4 +16,11 @@ the modules that need it (not by ``data`` or ``ngram``).
 - :mod:`seqmx.wordlm`: the PTB word-level LSTM (tied, dropout), its training, evaluation, interpolation with KN
 - :mod:`seqmx.checkpoints`: trained models in ``data/checkpoints/``: training with provenance, checksummed loading
 - :mod:`seqmx.worked`: the notes' worked-example numbers (001 §6.3, 000, 004) and helpers
+- :mod:`seqmx.blas`:  which matrix-product kernels MXNet's bundled OpenBLAS runs on this CPU
+
+Importing ``seqmx`` first sets ``OPENBLAS_CORETYPE`` for this CPU (see :mod:`seqmx.blas`), before
+MXNet is loaded: its OpenBLAS does not know recent CPUs and would run its slowest kernels.
 """
+from seqmx import blas as _blas
+
+_blas.configure()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import seqmx  # noqa: F401  (first: it sets OPENBLAS_CORETYPE before MXNet loads, as in the course's kernels)
 from autograder import workspace
 
 REPO = Path(__file__).resolve().parents[1]
