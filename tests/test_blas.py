@@ -1,4 +1,4 @@
-"""seqmx.blas: MXNet's bundled OpenBLAS runs the fastest kernels this CPU supports, never beyond them."""
+"""seqmx.blas: MXNet's bundled OpenBLAS runs kernels this CPU supports, never beyond them."""
 import json
 import os
 import subprocess
