@@ -7,4 +7,3 @@ checks and their calibrated expectations, and one-line errors for bad input.
 """
 
 import seqmx  # noqa: F401  (sets OPENBLAS_CORETYPE for this CPU: the sandboxed kernels inherit it, see seqmx.blas)
-

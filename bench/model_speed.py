@@ -136,8 +136,7 @@ def set_threads(threads: int) -> None:
     """Before MXNet or NumPy is imported: their thread pools read these once, at load."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MXNET_CPU_WORKER_NTHREADS"] = "1"
-    from seqmx import blas
-    blas.configure()  # OpenBLAS's kernels for this CPU, as `import seqmx` and the course's kernel set them
+    import seqmx  # noqa: F401  (sets OpenBLAS's kernels for this CPU, as the course's kernel does)
 
 
 class Batches:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import seqmx  # noqa: F401  (first: it sets OPENBLAS_CORETYPE before MXNet loads, as in the course's kernels)
-from autograder import workspace
+from autograder import workspace  # imports seqmx first: OPENBLAS_CORETYPE is set before MXNet loads
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "exercises"
