@@ -246,6 +246,21 @@ def run_course(cell: str, impl: str, batches: list, vocab_size: int, args) -> fl
     return timed_training(net, batches, args, args.lr, args.clip)
 
 
+def paired_ratio(runs: list, torch_runs: list) -> tuple[float, float, float]:
+    """Median, lowest and highest of run-by-run ratios course / PyTorch: run i of each, side by side.
+
+    Each repeat times the course model and then PyTorch within a few seconds, so a pair sees the
+    same machine. This machine's speed drifts over minutes: the course's Gluon LSTM, same
+    settings, ran at a median of 56k tokens/s in one process and 78k in one started two minutes
+    later (2026-12-06). A ratio of medians mixes runs made minutes apart; a ratio of neighbours
+    does not.
+    """
+    if len(runs) != len(torch_runs) or not runs:
+        raise ValueError(f"paired runs needed: {len(runs)} course runs, {len(torch_runs)} PyTorch runs")
+    ratios = [r / t for r, t in zip(runs, torch_runs)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
 def run_torch(mode: str, torch_python: Path, *options: str) -> dict:
     proc = subprocess.run([str(torch_python), str(TORCH_SCRIPT), mode, *options],
                           capture_output=True, text=True, env=dict(os.environ))
@@ -394,16 +409,17 @@ def main() -> int:
     peak = max(peaks.values())
     load_end = os.getloadavg()
 
-    rows = ["| model | impl | parameters | tokens/s (median) | vs PyTorch | GFLOP/s | share of peak "
-            "| tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    rows = ["| model | impl | parameters | tokens/s (median) | vs PyTorch | vs PyTorch, paired (range) | GFLOP/s "
+            "| share of peak | tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     def speed_cells(runs: list, torch_runs: list | None, flops: int) -> str:
         """The table cells from 'tokens/s (median)' to 'runs' of one row."""
         med, best = statistics.median(runs), max(runs)
         gflops = med * flops / 1e9
         vs = f"{med / statistics.median(torch_runs):.2f}x" if torch_runs else "–"
+        paired = "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(runs, torch_runs)) if torch_runs else "–"
         vs_best = f"{best / max(torch_runs):.2f}x" if torch_runs else "–"
-        return (f"{med:,.0f} | {vs} | {gflops:.2f} | {gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
+        return (f"{med:,.0f} | {vs} | {paired} | {gflops:.2f} | {gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
                 f"{', '.join(f'{r:,.0f}' for r in runs)} |")
 
     for cell in args.cells:
@@ -412,9 +428,9 @@ def main() -> int:
         for impl in impls:
             rows.append(f"| {cell.upper()} | {impl} | {params[cell, impl]:,} | "
                         + speed_cells(rates[cell, impl], torch_runs, flops))
-    vrows = ["| model | impl | minibatch | parameters | tokens/s (median) | vs PyTorch | GFLOP/s | share of peak "
-             "| tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    vrows = ["| model | impl | minibatch | parameters | tokens/s (median) | vs PyTorch | vs PyTorch, paired (range) "
+             "| GFLOP/s | share of peak | tokens/s (best) | vs PyTorch (best) | runs (tokens/s) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for name, v in variants.items():
         _, vocab_size, lr, clip, batch_size, num_steps = corpora[v.corpus]
         flops = train_flops_per_token(v.cell, vocab_size, v.num_hiddens or args.num_hiddens, v.embed_size,
@@ -433,6 +449,14 @@ def main() -> int:
             headline += " Larger models, Gluon: " + ", ".join(
                 f"{v.title} {statistics.median(vrates[n, 'Gluon']) / statistics.median(vrates[n, 'PyTorch']):.2f}x"
                 for n, v in variants.items()) + "."
+        paired = [f"{c.upper()} " + "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(rates[c, "Gluon"],
+                                                                                 rates[c, "PyTorch"]))
+                  for c in args.cells]
+        paired += [f"{v.title} " + "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(vrates[n, "Gluon"],
+                                                                                 vrates[n, "PyTorch"]))
+                   for n, v in variants.items()]
+        headline += (" Gluon against PyTorch run by run (the median of the ratios of neighbouring runs, and their "
+                     f"range): {', '.join(paired)}.")
     else:
         headline = "PyTorch not run: " + ", ".join(
             f"{c.upper()} {i} {statistics.median(rates[c, i]):,.0f} tokens/s" for c in args.cells for i in impls) + "."
@@ -459,7 +483,10 @@ def main() -> int:
         f"Each run trains {args.warmup} minibatches untimed, then times {args.timed} "
         f"({args.timed * args.batch_size * args.num_steps:,} tokens); {args.repeat} runs per row, interleaved "
         "scratch / scratch with fused gates / Gluon / PyTorch model by model. `vs PyTorch` is the ratio of medians, "
-        "course / PyTorch (above 1: the course model is faster); GFLOP/s and share of peak are of the median. "
+        "course / PyTorch (above 1: the course model is faster); `paired` is the median of the run-by-run "
+        "ratios (run i of the course model against run i of PyTorch, made seconds apart), with their range: "
+        "it is not moved by the machine's speed drifting between runs made minutes apart (see paired_ratio). "
+        "GFLOP/s and share of peak are of the median. "
         "Best is the fastest run: other jobs can only slow a run down, so it is the least disturbed estimate.",
         "",
         *rows,

@@ -35,6 +35,16 @@ def test_flops_per_token_by_hand():
     assert model_speed.train_flops_per_token("lstm", 3, 2, num_inputs=4) == 3 * 108
 
 
+def test_paired_ratio_compares_each_run_with_its_neighbour_not_medians_made_minutes_apart():
+    # the machine slows down after the first repeat: both implementations lose half their speed
+    course, torch = [90.0, 45.0, 45.0], [100.0, 100.0, 50.0]
+    assert model_speed.paired_ratio(course, torch) == (0.9, 0.45, 0.9)  # ratios 0.9, 0.45, 0.9
+    # the ratio of medians would say 0.45: the slow course runs against the fast torch ones
+    assert model_speed.statistics.median(course) / model_speed.statistics.median(torch) == 0.45
+    with pytest.raises(ValueError, match="2 course runs, 3 PyTorch runs"):
+        model_speed.paired_ratio(course[:2], torch)
+
+
 def test_course_models_have_the_d2l_parameter_counts():
     for cell, gates in model_speed.GATES.items():
         # G blocks of W_x (V x H), W_h (H x H), one bias (H); output W_hq (H x V), b_q (V)
@@ -120,4 +130,5 @@ def test_report_has_a_fused_scratch_row_per_cell_with_speed_and_share_of_peak(tm
     assert fused_rows == {"RNN", "GRU", "LSTM"}, report.read_text()
     for r in rows:
         if len(r) > 1 and r[1] == "scratch, fused gates":
-            assert r[4] == "–" and float(r[5]) > 0 and r[6].endswith("%"), r  # no PyTorch: no ratio; GFLOP/s; share
+            # no PyTorch: no ratio, no paired ratio; GFLOP/s; share of peak
+            assert r[4] == r[5] == "–" and float(r[6]) > 0 and r[7].endswith("%"), r
