@@ -251,9 +251,9 @@ def paired_ratio(runs: list, torch_runs: list) -> tuple[float, float, float]:
 
     Each repeat times the course model and then PyTorch within a few seconds, so a pair sees the
     same machine. This machine's speed drifts over minutes: the course's Gluon LSTM, same
-    settings, ran at a median of 56k tokens/s in one process and 78k in one started two minutes
-    later (2026-12-06). A ratio of medians mixes runs made minutes apart; a ratio of neighbours
-    does not.
+    settings, ran at a median of 56k tokens/s in one process and 78k in one started about a
+    minute later (8 runs each, 2026-12-06). A ratio of medians mixes runs made minutes apart; a
+    ratio of neighbours does not.
     """
     if len(runs) != len(torch_runs) or not runs:
         raise ValueError(f"paired runs needed: {len(runs)} course runs, {len(torch_runs)} PyTorch runs")
