@@ -261,6 +261,11 @@ def paired_ratio(runs: list, torch_runs: list) -> tuple[float, float, float]:
     return statistics.median(ratios), min(ratios), max(ratios)
 
 
+def paired_text(runs: list, torch_runs: list) -> str:
+    """:func:`paired_ratio` as the report writes it: ``0.88x (0.73-1.03)``."""
+    return "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(runs, torch_runs))
+
+
 def run_torch(mode: str, torch_python: Path, *options: str) -> dict:
     proc = subprocess.run([str(torch_python), str(TORCH_SCRIPT), mode, *options],
                           capture_output=True, text=True, env=dict(os.environ))
@@ -417,7 +422,7 @@ def main() -> int:
         med, best = statistics.median(runs), max(runs)
         gflops = med * flops / 1e9
         vs = f"{med / statistics.median(torch_runs):.2f}x" if torch_runs else "–"
-        paired = "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(runs, torch_runs)) if torch_runs else "–"
+        paired = paired_text(runs, torch_runs) if torch_runs else "–"
         vs_best = f"{best / max(torch_runs):.2f}x" if torch_runs else "–"
         return (f"{med:,.0f} | {vs} | {paired} | {gflops:.2f} | {gflops / peak:.1%} | {best:,.0f} | {vs_best} | "
                 f"{', '.join(f'{r:,.0f}' for r in runs)} |")
@@ -449,12 +454,8 @@ def main() -> int:
             headline += " Larger models, Gluon: " + ", ".join(
                 f"{v.title} {statistics.median(vrates[n, 'Gluon']) / statistics.median(vrates[n, 'PyTorch']):.2f}x"
                 for n, v in variants.items()) + "."
-        paired = [f"{c.upper()} " + "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(rates[c, "Gluon"],
-                                                                                 rates[c, "PyTorch"]))
-                  for c in args.cells]
-        paired += [f"{v.title} " + "{:.2f}x ({:.2f}-{:.2f})".format(*paired_ratio(vrates[n, "Gluon"],
-                                                                                 vrates[n, "PyTorch"]))
-                   for n, v in variants.items()]
+        paired = ([f"{c.upper()} {paired_text(rates[c, 'Gluon'], rates[c, 'PyTorch'])}" for c in args.cells]
+                  + [f"{v.title} {paired_text(vrates[n, 'Gluon'], vrates[n, 'PyTorch'])}" for n, v in variants.items()])
         headline += (" Gluon against PyTorch run by run (the median of the ratios of neighbouring runs, and their "
                      f"range): {', '.join(paired)}.")
     else:
